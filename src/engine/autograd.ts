@@ -1,0 +1,174 @@
+/**
+ * The walker: reverse-mode differentiation over a recorded graph. It does, once for every
+ * primitive, what no rule should repeat: the topological sort (iterative, so a chain of a
+ * million ops does not overflow the stack), skipping inputs that need no gradient, summing
+ * broadcast axes back to each input's shape, and accumulating gradients that meet at a node.
+ * Only the part of the graph that leads to the output is walked: a variable the output does
+ * not depend on gets exactly zero.
+ */
+import { AnomalyError, FrozenError, VersionError } from './errors.js';
+import { rules } from './primitives.js';
+import { formatShape, type Tensor } from './tensor.js';
+import type { Operand, Value, Variable } from './variable.js';
+
+export interface GradOptions {
+  /** The seed gradient (default: ones of the output's shape). */
+  pull?: Operand;
+  /** Record the backward pass so that the gradients can be differentiated again. */
+  createGraph?: boolean;
+}
+
+/** The gradients of one backward pass, looked up per variable. */
+export class Gradients<T extends Value | Variable> {
+  constructor(
+    private readonly root: Variable,
+    private readonly grads: Map<Variable, Variable>,
+    private readonly asVariables: boolean,
+  ) {}
+
+  /** d(output)/d(v): a Variable with createGraph, otherwise a number for 0-d and a Tensor else. */
+  wrt(v: Variable): T {
+    const g = this.variable(v);
+    if (this.asVariables) return g as T;
+    return (g.rank === 0 ? g.item() : g.tensor) as T;
+  }
+
+  /** The gradient as a Variable (a constant unless createGraph was set). */
+  variable(v: Variable): Variable {
+    if (v.ctx !== this.root.ctx) {
+      throw new FrozenError(`wrt: ${v.describe()} belongs to ${v.ctx}, the output to ${this.root.ctx}`);
+    }
+    if (!v.requiresGrad) {
+      throw new FrozenError(
+        v.isLeaf
+          ? `wrt: ${v.describe()} is frozen (requiresGrad is false), so no gradient was computed for it; call unfreeze() before the forward pass to get one`
+          : `wrt: ${v.describe()} does not require a gradient: nothing it was computed from does`,
+      );
+    }
+    const g = this.grads.get(v);
+    if (g) return g;
+    // Not on any path to the output: exactly zero.
+    return v.ctx.constant(v.ctx.backend.full(v.shape, 0, v.dtype));
+  }
+
+  /** The gradient as a Tensor. */
+  tensor(v: Variable): Tensor {
+    return this.variable(v).tensor;
+  }
+
+  /** The gradient of a variable with one element, as a number. */
+  scalar(v: Variable): number {
+    return this.variable(v).item();
+  }
+}
+
+/**
+ * The nodes leading to `roots`, each after every node that consumes it (roots first): the order
+ * the backward pass visits them in. Kahn's algorithm over consumer counts, so a node reached by
+ * several paths is visited only once all of its gradient has arrived. `follow` chooses which
+ * inputs to walk into.
+ */
+export function reverseTopological(roots: readonly Variable[], follow: (x: Variable) => boolean): Variable[] {
+  const consumers = new Map<Variable, number>();
+  const stack: Variable[] = [];
+  for (const r of roots) {
+    if (!consumers.has(r)) {
+      consumers.set(r, 0);
+      stack.push(r);
+    }
+  }
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    for (const x of v.inputs ?? []) {
+      if (!follow(x)) continue;
+      const n = consumers.get(x);
+      if (n === undefined) stack.push(x);
+      consumers.set(x, (n ?? 0) + 1);
+    }
+  }
+  const ready = roots.filter((r, i) => consumers.get(r) === 0 && roots.indexOf(r) === i);
+  const order: Variable[] = [];
+  while (ready.length > 0) {
+    const v = ready.pop()!;
+    order.push(v);
+    for (const x of v.inputs ?? []) {
+      if (!follow(x)) continue;
+      const n = consumers.get(x)! - 1;
+      consumers.set(x, n);
+      if (n === 0) ready.push(x);
+    }
+  }
+  return order;
+}
+
+const requiresGrad = (x: Variable): boolean => x.requiresGrad;
+
+/** Sums the axes along which `g` was broadcast from `shape`, then drops the extra leading axes. */
+export function sumToShape(g: Variable, shape: readonly number[]): Variable {
+  if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const summed = axes.length ? g.sum(axes, true) : g;
+  return summed.reshape(shape);
+}
+
+export function backward(root: Variable, pull: Variable | null, createGraph: boolean): Gradients<Value> & Gradients<Variable> {
+  const ctx = root.ctx;
+  const grads = new Map<Variable, Variable>();
+  const result = new Gradients(root, grads, createGraph) as Gradients<Value> & Gradients<Variable>;
+  if (!root.requiresGrad) return result;
+  const seed = pull ? sumToShape(pull.broadcastTo(root.shape), root.shape) : ctx.constant(ctx.backend.full(root.shape, 1, root.dtype));
+  grads.set(root, seed);
+  const order = reverseTopological([root], requiresGrad);
+  const was = ctx.recording;
+  ctx.recording = createGraph;
+  const prof = ctx.profiler;
+  try {
+    for (const node of order) {
+      const g = grads.get(node);
+      if (!g || node.op === null) continue;
+      const inputs = node.inputs!;
+      const versions = node.inputVersions!;
+      for (let i = 0; i < inputs.length; i++) {
+        if (inputs[i]!.version !== versions[i]) throw staleInput(inputs[i]!, node, versions[i]!);
+      }
+      const needs = inputs.map((x) => x.requiresGrad);
+      const t0 = prof ? prof.now() : 0;
+      const inputGrads = rules[node.op].backward(g, inputs, node, node.params as never, needs);
+      if (prof) prof.record(node.op, 'backward', prof.now() - t0, null);
+      for (let i = 0; i < inputs.length; i++) {
+        const gi = inputGrads[i];
+        const x = inputs[i]!;
+        if (!gi || !needs[i]) continue;
+        const reduced = sumToShape(gi, x.shape);
+        if (ctx.detectAnomaly && !ctx.backend.allFinite(reduced.tensor)) throw anomaly(node, i, reduced);
+        const prev = grads.get(x);
+        grads.set(x, prev ? prev.add(reduced) : reduced);
+      }
+      // Intermediate gradients are no longer needed once propagated, unless asked for later
+      // through wrt(); keeping them costs memory only for the lifetime of the Gradients object.
+    }
+  } finally {
+    ctx.recording = was;
+  }
+  return result;
+}
+
+function staleInput(input: Variable, node: Variable, saved: number): VersionError {
+  return new VersionError(
+    `grad: ${input.describe()} was modified after op '${node.op}' used it: recorded at version ${saved}, now version ${input.version}. ` +
+      `Run the forward pass again after changing a value (a graph cannot be differentiated with values replaced behind its back)`,
+  );
+}
+
+function anomaly(node: Variable, input: number, g: Variable): AnomalyError {
+  const shapes = node.inputs!.map((x) => formatShape(x.shape, x.dtype)).join(', ');
+  const data = g.data();
+  const bad = data.find((v) => !Number.isFinite(v));
+  return new AnomalyError(
+    `anomaly: the backward of '${node.op}' (inputs ${shapes}, output ${formatShape(node.shape, node.dtype)}) produced ${bad} in the gradient of input ${input}`,
+  );
+}

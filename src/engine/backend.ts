@@ -1,0 +1,62 @@
+/**
+ * The backend seam. The autograd calls kernels only through this interface, so a faster CPU
+ * path or a WebGPU backend plugs in without touching the primitives or the walker. Every
+ * kernel takes tensors of its own backend and returns a new tensor; none mutates its inputs
+ * (the one exception, `write`, is how a Variable's value is replaced, and it bumps the
+ * Variable's version).
+ */
+import type { DType, Shape, Tensor, TypedArray } from './tensor.js';
+
+export type UnaryOp =
+  | 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'sign'
+  | 'sin' | 'cos' | 'tan' | 'asin' | 'acos' | 'atan'
+  | 'sinh' | 'cosh' | 'tanh' | 'sigmoid' | 'softplus' | 'relu';
+
+/** Elementwise binary ops; the comparisons return 1 where true and 0 where false. */
+export type BinaryOp =
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow'
+  | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
+
+export type ReduceOp = 'sum' | 'max' | 'logsumexp';
+
+export interface Backend {
+  readonly name: string;
+
+  /** A tensor holding a copy of `data` (row-major), converted to `dtype`. */
+  fromData(data: ArrayLike<number>, shape: Shape, dtype: DType): Tensor;
+  /** A tensor of `shape` with every element `value`. */
+  full(shape: Shape, value: number, dtype: DType): Tensor;
+  /** The values on the host, row-major. May return the storage itself: callers must not mutate it. */
+  read(x: Tensor): TypedArray;
+  /** Replaces the values of `x` in place (used by optimizers and Variable.assign). */
+  write(x: Tensor, data: ArrayLike<number>): void;
+
+  unary(op: UnaryOp, x: Tensor): Tensor;
+  /** Broadcasting binary op. */
+  binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor;
+  /** Broadcasting select: cond != 0 ? a : b. */
+  where(cond: Tensor, a: Tensor, b: Tensor): Tensor;
+  /** Reduces over `axes` (sorted, distinct, in range); keepdims keeps them as size 1. */
+  reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepdims: boolean): Tensor;
+  broadcastTo(x: Tensor, shape: Shape): Tensor;
+  /**
+   * Batched matrix product over the last two axes, with optional transposition of either
+   * operand: op(a)[..., m, k] @ op(b)[..., k, n]. Batch axes are equal in both, or `b` is 2-d.
+   */
+  matmul(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor;
+  transpose(x: Tensor, perm: readonly number[]): Tensor;
+  /** Same data, new shape of equal size (may share storage: tensors are never mutated by kernels). */
+  reshape(x: Tensor, shape: Shape): Tensor;
+  /** x[begin[i] : begin[i] + size[i]] on every axis. */
+  slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor;
+  /** Zero padding: `before[i]` and `after[i]` zeros on axis i. */
+  pad(x: Tensor, before: readonly number[], after: readonly number[]): Tensor;
+  concat(xs: readonly Tensor[], axis: number): Tensor;
+  /** Index select along `axis`: out[..., j, ...] = x[..., indices[j], ...]. */
+  gather(x: Tensor, indices: Int32Array, axis: number): Tensor;
+  /** The adjoint of gather: zeros of `shape`, then out[..., indices[j], ...] += g[..., j, ...]. */
+  scatterAdd(g: Tensor, indices: Int32Array, axis: number, shape: Shape): Tensor;
+
+  /** True when every element is finite (anomaly mode asks this after each backward rule). */
+  allFinite(x: Tensor): boolean;
+}

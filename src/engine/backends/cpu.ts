@@ -1,0 +1,461 @@
+/**
+ * The reference backend: plain TypeScript loops over typed arrays. It is the definition every
+ * faster backend is tested against, so it favours clarity, with fast paths only for the shapes
+ * that dominate training (same-shape elementwise, scalar and bias broadcasting, last-axis and
+ * first-axis reductions).
+ */
+import type { Backend, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
+import {
+  Tensor, ShapeError, arrayFor, broadcastShapes, reducedShape, sameShape, sizeOf, stridesOf,
+  type DType, type Shape, type TypedArray,
+} from '../tensor.js';
+
+type Unary = (x: number) => number;
+type Binary = (x: number, y: number) => number;
+
+/** Stable forms: sigmoid never evaluates exp of a large positive number; softplus neither. */
+const sigmoid: Unary = (x) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
+const softplus: Unary = (x) => (x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x)));
+
+const unaryFns: { [K in UnaryOp]: Unary } = {
+  neg: (x) => -x,
+  exp: Math.exp,
+  log: Math.log,
+  sqrt: Math.sqrt,
+  abs: Math.abs,
+  sign: (x) => (x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN),
+  sin: Math.sin,
+  cos: Math.cos,
+  tan: Math.tan,
+  asin: Math.asin,
+  acos: Math.acos,
+  atan: Math.atan,
+  sinh: Math.sinh,
+  cosh: Math.cosh,
+  tanh: Math.tanh,
+  sigmoid,
+  softplus,
+  relu: (x) => (x > 0 ? x : x === x ? 0 : x),
+};
+
+const binaryFns: { [K in BinaryOp]: Binary } = {
+  add: (x, y) => x + y,
+  sub: (x, y) => x - y,
+  mul: (x, y) => x * y,
+  div: (x, y) => x / y,
+  pow: Math.pow,
+  gt: (x, y) => (x > y ? 1 : 0),
+  ge: (x, y) => (x >= y ? 1 : 0),
+  lt: (x, y) => (x < y ? 1 : 0),
+  le: (x, y) => (x <= y ? 1 : 0),
+  eq: (x, y) => (x === y ? 1 : 0),
+  ne: (x, y) => (x !== y ? 1 : 0),
+};
+
+// One loop closure per op: V8 keeps type feedback per closure, so `f` stays monomorphic and is
+// inlined in each op's own loop.
+function unaryLoop(f: Unary) {
+  return (x: TypedArray, out: TypedArray): void => {
+    for (let i = 0; i < out.length; i++) out[i] = f(x[i]!);
+  };
+}
+
+function binaryLoops(f: Binary) {
+  return {
+    same(a: TypedArray, b: TypedArray, out: TypedArray): void {
+      for (let i = 0; i < out.length; i++) out[i] = f(a[i]!, b[i]!);
+    },
+    scalarB(a: TypedArray, s: number, out: TypedArray): void {
+      for (let i = 0; i < out.length; i++) out[i] = f(a[i]!, s);
+    },
+    scalarA(s: number, b: TypedArray, out: TypedArray): void {
+      for (let i = 0; i < out.length; i++) out[i] = f(s, b[i]!);
+    },
+    /** b repeats every b.length elements of a (a bias over the trailing axes). */
+    trailingB(a: TypedArray, b: TypedArray, out: TypedArray): void {
+      const m = b.length;
+      for (let i = 0; i < out.length; i += m) for (let j = 0; j < m; j++) out[i + j] = f(a[i + j]!, b[j]!);
+    },
+    trailingA(a: TypedArray, b: TypedArray, out: TypedArray): void {
+      const m = a.length;
+      for (let i = 0; i < out.length; i += m) for (let j = 0; j < m; j++) out[i + j] = f(a[j]!, b[i + j]!);
+    },
+    indexed(a: TypedArray, ia: Int32Array, b: TypedArray, ib: Int32Array, out: TypedArray): void {
+      for (let i = 0; i < out.length; i++) out[i] = f(a[ia[i]!]!, b[ib[i]!]!);
+    },
+  };
+}
+
+/**
+ * float32 sigmoid as float32 arithmetic: each step of 1 / (1 + e^-x) rounded to float32, as a
+ * float32 program computes it (one rounding of the float64 result would differ in the last bit).
+ */
+const f = Math.fround;
+const sigmoid32: Unary = (x) => {
+  if (x >= 0) return f(1 / f(1 + f(Math.exp(-x))));
+  const e = f(Math.exp(x));
+  return f(e / f(1 + e));
+};
+
+type UnaryKernels = { [K in UnaryOp]: ReturnType<typeof unaryLoop> };
+const unaryKernels = Object.fromEntries(
+  Object.entries(unaryFns).map(([k, fn]) => [k, unaryLoop(fn)]),
+) as UnaryKernels;
+const unaryKernels32: UnaryKernels = { ...unaryKernels, sigmoid: unaryLoop(sigmoid32) };
+const binaryKernels = Object.fromEntries(
+  Object.entries(binaryFns).map(([k, f]) => [k, binaryLoops(f)]),
+) as { [K in BinaryOp]: ReturnType<typeof binaryLoops> };
+
+/**
+ * For each element of `outShape` (row-major), the offset of the element of `inShape` that
+ * broadcasts to it.
+ */
+function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array {
+  const rank = outShape.length;
+  const inStrides = stridesOf(inShape);
+  const strides = new Array<number>(rank).fill(0);
+  for (let i = 0; i < inShape.length; i++) {
+    const axis = rank - inShape.length + i;
+    strides[axis] = inShape[i] === 1 ? 0 : inStrides[i]!;
+  }
+  return offsetsFor(outShape, strides);
+}
+
+/** Offsets `sum(index[d] * strides[d])` for every index of `shape`, row-major. */
+function offsetsFor(shape: Shape, strides: readonly number[]): Int32Array {
+  const n = sizeOf(shape);
+  const out = new Int32Array(n);
+  const rank = shape.length;
+  if (rank === 0) return out;
+  const idx = new Array<number>(rank).fill(0);
+  const last = rank - 1;
+  const lastLen = shape[last]!;
+  const lastStride = strides[last]!;
+  let base = 0;
+  for (let i = 0; i < n; i += lastLen) {
+    for (let j = 0; j < lastLen; j++) out[i + j] = base + j * lastStride;
+    // Advance the odometer over the leading axes.
+    for (let d = last - 1; d >= 0; d--) {
+      idx[d]!++;
+      base += strides[d]!;
+      if (idx[d]! < shape[d]!) break;
+      base -= idx[d]! * strides[d]!;
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** Whether `small` equals the trailing axes of `big` (ignoring leading 1s of `small`). */
+function isTrailing(small: Shape, big: Shape): boolean {
+  let s = 0;
+  while (s < small.length && small[s] === 1) s++;
+  const tail = small.length - s;
+  if (tail > big.length) return false;
+  for (let i = 0; i < tail; i++) if (small[s + i] !== big[big.length - tail + i]) return false;
+  return true;
+}
+
+export class CpuBackend implements Backend {
+  readonly name = 'cpu';
+
+  make(shape: Shape, dtype: DType, data: TypedArray): Tensor {
+    return new Tensor(this, shape, dtype, data);
+  }
+
+  private arr(x: Tensor): TypedArray {
+    return x.handle as TypedArray;
+  }
+
+  fromData(data: ArrayLike<number>, shape: Shape, dtype: DType): Tensor {
+    const n = sizeOf(shape);
+    if (data.length !== n) throw new ShapeError(`tensor: ${data.length} values do not fill shape [${shape.join(',')}] (${n} elements)`);
+    const out = arrayFor(dtype, n);
+    if (data instanceof Float32Array || data instanceof Float64Array) out.set(data);
+    else for (let i = 0; i < n; i++) out[i] = data[i]!;
+    return this.make([...shape], dtype, out);
+  }
+
+  full(shape: Shape, value: number, dtype: DType): Tensor {
+    const out = arrayFor(dtype, sizeOf(shape));
+    if (value !== 0) out.fill(value);
+    return this.make([...shape], dtype, out);
+  }
+
+  read(x: Tensor): TypedArray {
+    return this.arr(x);
+  }
+
+  write(x: Tensor, data: ArrayLike<number>): void {
+    const a = this.arr(x);
+    if (data.length !== a.length) throw new ShapeError(`write: ${data.length} values for a tensor of ${a.length} elements`);
+    if (data instanceof Float32Array || data instanceof Float64Array) a.set(data);
+    else for (let i = 0; i < a.length; i++) a[i] = data[i]!;
+  }
+
+  unary(op: UnaryOp, x: Tensor): Tensor {
+    const out = arrayFor(x.dtype, x.size);
+    (x.dtype === 'float32' ? unaryKernels32 : unaryKernels)[op](this.arr(x), out);
+    return this.make(x.shape, x.dtype, out);
+  }
+
+  binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+    const k = binaryKernels[op];
+    const da = this.arr(a), db = this.arr(b);
+    if (sameShape(a.shape, b.shape)) {
+      const out = arrayFor(a.dtype, a.size);
+      k.same(da, db, out);
+      return this.make(a.shape, a.dtype, out);
+    }
+    const shape = broadcastShapes(a.shape, b.shape, op);
+    const out = arrayFor(a.dtype, sizeOf(shape));
+    if (b.size === 1 && out.length === da.length) k.scalarB(da, db[0]!, out);
+    else if (a.size === 1 && out.length === db.length) k.scalarA(da[0]!, db, out);
+    else if (out.length === da.length && isTrailing(b.shape, shape)) k.trailingB(da, db, out);
+    else if (out.length === db.length && isTrailing(a.shape, shape)) k.trailingA(da, db, out);
+    else k.indexed(da, broadcastIndex(a.shape, shape), db, broadcastIndex(b.shape, shape), out);
+    return this.make(shape, a.dtype, out);
+  }
+
+  where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
+    const shape = broadcastShapes(broadcastShapes(cond.shape, a.shape, 'where'), b.shape, 'where');
+    const n = sizeOf(shape);
+    const ic = broadcastIndex(cond.shape, shape), ia = broadcastIndex(a.shape, shape), ib = broadcastIndex(b.shape, shape);
+    const dc = this.arr(cond), da = this.arr(a), db = this.arr(b);
+    const out = arrayFor(a.dtype, n);
+    for (let i = 0; i < n; i++) out[i] = dc[ic[i]!] !== 0 ? da[ia[i]!]! : db[ib[i]!]!;
+    return this.make(shape, a.dtype, out);
+  }
+
+  reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
+    const outShape = reducedShape(x.shape, axes, keepdims);
+    if (op === 'logsumexp') return this.logSumExp(x, axes, outShape);
+    const src = this.arr(x);
+    const out = arrayFor(x.dtype, sizeOf(outShape));
+    const isSum = op === 'sum';
+    // Split the input as [outer, reduced, inner] when the reduced axes are contiguous.
+    const contiguous = axes.length > 0 && axes[axes.length - 1]! - axes[0]! === axes.length - 1;
+    if (contiguous || axes.length === 0) {
+      const first = axes.length ? axes[0]! : 0;
+      const outer = sizeOf(x.shape.slice(0, first));
+      const red = axes.length ? sizeOf(x.shape.slice(first, axes[axes.length - 1]! + 1)) : 1;
+      const inner = sizeOf(x.shape.slice(axes.length ? axes[axes.length - 1]! + 1 : 0));
+      const acc = new Float64Array(inner);
+      for (let o = 0; o < outer; o++) {
+        const base = o * red * inner;
+        if (inner === 1) {
+          let s = isSum ? 0 : -Infinity;
+          if (isSum) for (let r = 0; r < red; r++) s += src[base + r]!;
+          else for (let r = 0; r < red; r++) { const v = src[base + r]!; if (v > s || v !== v) s = v; }
+          out[o] = s;
+          continue;
+        }
+        acc.fill(isSum ? 0 : -Infinity);
+        for (let r = 0; r < red; r++) {
+          const row = base + r * inner;
+          if (isSum) for (let i = 0; i < inner; i++) acc[i]! += src[row + i]!;
+          else for (let i = 0; i < inner; i++) { const v = src[row + i]!; if (v > acc[i]! || v !== v) acc[i] = v; }
+        }
+        out.set(acc, o * inner);
+      }
+      return this.make(outShape, x.dtype, out);
+    }
+    // General case: each input element adds into the output element it reduces to.
+    const keepShape = reducedShape(x.shape, axes, true);
+    const strides = stridesOf(keepShape).map((s, d) => (keepShape[d] === 1 ? 0 : s));
+    const target = offsetsFor(x.shape, strides);
+    const acc = new Float64Array(out.length).fill(isSum ? 0 : -Infinity);
+    for (let i = 0; i < src.length; i++) {
+      const v = src[i]!, t = target[i]!;
+      if (isSum) acc[t]! += v;
+      else if (v > acc[t]! || v !== v) acc[t] = v;
+    }
+    out.set(acc);
+    return this.make(outShape, x.dtype, out);
+  }
+
+  /** m + log(sum(exp(x - m))) with m the max: finite for any finite input. */
+  private logSumExp(x: Tensor, axes: readonly number[], outShape: number[]): Tensor {
+    const keepShape = reducedShape(x.shape, axes, true);
+    const m = this.arr(this.reduce('max', x, axes, true));
+    const strides = stridesOf(keepShape).map((s, d) => (keepShape[d] === 1 ? 0 : s));
+    const target = offsetsFor(x.shape, strides);
+    const src = this.arr(x);
+    const sum = new Float64Array(m.length);
+    for (let i = 0; i < src.length; i++) {
+      const t = target[i]!;
+      const mt = m[t]!;
+      sum[t]! += mt === Infinity || mt === -Infinity ? (src[i] === mt ? 1 : 0) : Math.exp(src[i]! - mt);
+    }
+    const out = arrayFor(x.dtype, m.length);
+    for (let i = 0; i < out.length; i++) out[i] = m[i]! + Math.log(sum[i]!);
+    return this.make(outShape, x.dtype, out);
+  }
+
+  broadcastTo(x: Tensor, shape: Shape): Tensor {
+    broadcastShapes(x.shape, shape, 'broadcastTo');
+    const n = sizeOf(shape);
+    const src = this.arr(x);
+    const out = arrayFor(x.dtype, n);
+    if (x.size === 1) out.fill(src[0]!);
+    else if (isTrailing(x.shape, shape)) for (let i = 0; i < n; i += src.length) out.set(src, i);
+    else {
+      const idx = broadcastIndex(x.shape, shape);
+      for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
+    }
+    return this.make([...shape], x.dtype, out);
+  }
+
+  matmul(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor {
+    const { batch, m, k, n, batchShape } = matmulDims(a, b, transposeA, transposeB);
+    const da = this.arr(a), db = this.arr(b);
+    const out = arrayFor(a.dtype, batch * m * n);
+    const bBatched = b.rank > 2;
+    const row = new Float64Array(n);
+    for (let t = 0; t < batch; t++) {
+      const ao = t * m * k, bo = bBatched ? t * k * n : 0, co = t * m * n;
+      for (let i = 0; i < m; i++) {
+        if (transposeB) {
+          // C[i,j] = sum_p A[i,p] B[j,p]: contiguous dot products.
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            const br = bo + j * k;
+            if (transposeA) for (let p = 0; p < k; p++) s += da[ao + p * m + i]! * db[br + p]!;
+            else {
+              const ar = ao + i * k;
+              for (let p = 0; p < k; p++) s += da[ar + p]! * db[br + p]!;
+            }
+            out[co + i * n + j] = s;
+          }
+          continue;
+        }
+        // C[i,:] = sum_p A[i,p] B[p,:]: the i-p-j order streams rows of B.
+        row.fill(0);
+        for (let p = 0; p < k; p++) {
+          const aip = transposeA ? da[ao + p * m + i]! : da[ao + i * k + p]!;
+          if (aip === 0) continue;
+          const br = bo + p * n;
+          for (let j = 0; j < n; j++) row[j]! += aip * db[br + j]!;
+        }
+        out.set(row, co + i * n);
+      }
+    }
+    return this.make([...batchShape, m, n], a.dtype, out);
+  }
+
+  transpose(x: Tensor, perm: readonly number[]): Tensor {
+    const shape = perm.map((p) => x.shape[p]!);
+    const inStrides = stridesOf(x.shape);
+    const src = this.arr(x);
+    const out = arrayFor(x.dtype, x.size);
+    if (x.rank === 2 && perm[0] === 1) {
+      const r = x.shape[0]!, c = x.shape[1]!;
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j]!;
+    } else {
+      const idx = offsetsFor(shape, perm.map((p) => inStrides[p]!));
+      for (let i = 0; i < out.length; i++) out[i] = src[idx[i]!]!;
+    }
+    return this.make(shape, x.dtype, out);
+  }
+
+  reshape(x: Tensor, shape: Shape): Tensor {
+    if (sizeOf(shape) !== x.size) throw new ShapeError(`reshape: cannot reshape [${x.shape.join(',')}] (${x.size} elements) to [${shape.join(',')}]`);
+    return this.make([...shape], x.dtype, this.arr(x));
+  }
+
+  slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
+    const strides = stridesOf(x.shape);
+    let base = 0;
+    for (let d = 0; d < x.rank; d++) base += begin[d]! * strides[d]!;
+    const idx = offsetsFor(size, strides);
+    const src = this.arr(x);
+    const out = arrayFor(x.dtype, idx.length);
+    for (let i = 0; i < out.length; i++) out[i] = src[base + idx[i]!]!;
+    return this.make([...size], x.dtype, out);
+  }
+
+  pad(x: Tensor, before: readonly number[], after: readonly number[]): Tensor {
+    const shape = x.shape.map((d, i) => d + before[i]! + after[i]!);
+    const strides = stridesOf(shape);
+    let base = 0;
+    for (let d = 0; d < x.rank; d++) base += before[d]! * strides[d]!;
+    const idx = offsetsFor(x.shape, strides);
+    const src = this.arr(x);
+    const out = arrayFor(x.dtype, sizeOf(shape));
+    for (let i = 0; i < src.length; i++) out[base + idx[i]!] = src[i]!;
+    return this.make(shape, x.dtype, out);
+  }
+
+  concat(xs: readonly Tensor[], axis: number): Tensor {
+    const first = xs[0]!;
+    const shape = [...first.shape];
+    shape[axis] = xs.reduce((s, t) => s + t.shape[axis]!, 0);
+    const outer = sizeOf(first.shape.slice(0, axis));
+    const inner = sizeOf(first.shape.slice(axis + 1));
+    const out = arrayFor(first.dtype, sizeOf(shape));
+    const rowLen = shape[axis]! * inner;
+    let offset = 0;
+    for (const t of xs) {
+      const src = this.arr(t);
+      const chunk = t.shape[axis]! * inner;
+      for (let o = 0; o < outer; o++) out.set(src.subarray(o * chunk, (o + 1) * chunk), o * rowLen + offset);
+      offset += chunk;
+    }
+    return this.make(shape, first.dtype, out);
+  }
+
+  gather(x: Tensor, indices: Int32Array, axis: number): Tensor {
+    const shape = [...x.shape];
+    const len = shape[axis]!;
+    shape[axis] = indices.length;
+    const outer = sizeOf(x.shape.slice(0, axis));
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    const src = this.arr(x);
+    const out = arrayFor(x.dtype, sizeOf(shape));
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < indices.length; j++) {
+        const from = (o * len + indices[j]!) * inner;
+        out.set(src.subarray(from, from + inner), (o * indices.length + j) * inner);
+      }
+    }
+    return this.make(shape, x.dtype, out);
+  }
+
+  scatterAdd(g: Tensor, indices: Int32Array, axis: number, shape: Shape): Tensor {
+    const len = shape[axis]!;
+    const outer = sizeOf(shape.slice(0, axis));
+    const inner = sizeOf(shape.slice(axis + 1));
+    const src = this.arr(g);
+    const out = arrayFor(g.dtype, sizeOf(shape));
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < indices.length; j++) {
+        const to = (o * len + indices[j]!) * inner, from = (o * indices.length + j) * inner;
+        for (let i = 0; i < inner; i++) out[to + i]! += src[from + i]!;
+      }
+    }
+    return this.make([...shape], g.dtype, out);
+  }
+
+  allFinite(x: Tensor): boolean {
+    const a = this.arr(x);
+    for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+    return true;
+  }
+}
+
+/** The dimensions of a (batched) matrix product, checked. */
+export function matmulDims(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean) {
+  if (a.rank < 2 || b.rank < 2) throw new ShapeError(`matmul: operands need rank >= 2, got [${a.shape.join(',')}] and [${b.shape.join(',')}]`);
+  const m = a.shape[a.rank - (transposeA ? 1 : 2)]!;
+  const k = a.shape[a.rank - (transposeA ? 2 : 1)]!;
+  const k2 = b.shape[b.rank - (transposeB ? 1 : 2)]!;
+  const n = b.shape[b.rank - (transposeB ? 2 : 1)]!;
+  const batchShape = a.shape.slice(0, -2);
+  if (k !== k2) throw new ShapeError(`matmul: inner dimensions differ: [${a.shape.join(',')}]${transposeA ? 'ᵀ' : ''} @ [${b.shape.join(',')}]${transposeB ? 'ᵀ' : ''} (${k} vs ${k2})`);
+  if (b.rank > 2 && !sameShape(b.shape.slice(0, -2), batchShape)) {
+    throw new ShapeError(`matmul: batch axes differ: [${a.shape.join(',')}] @ [${b.shape.join(',')}]`);
+  }
+  return { batch: sizeOf(batchShape), m, k, n, batchShape };
+}
+
+export const cpu = new CpuBackend();

@@ -1,0 +1,201 @@
+/**
+ * The primitives: every op the autograd records, each defined once with its forward (a backend
+ * kernel) and its backward (written in the engine's own differentiable ops, so gradients of
+ * gradients work to any order). The table is a mapped type over the op names: a primitive
+ * without a backward rule does not compile.
+ *
+ * Backward rules return the gradient of each input at the OUTPUT's shape for elementwise ops;
+ * the walker sums broadcast axes away and accumulates (autograd.ts), so no rule repeats that.
+ * A `null` gradient means "contributes nothing" (a constant input, or an op with no gradient).
+ */
+import type { Backend, BinaryOp, UnaryOp } from './backend.js';
+import type { Tensor } from './tensor.js';
+import type { Variable } from './variable.js';
+
+type Axes = { axes: number[]; keepdims: boolean };
+export type Comparison = 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
+
+/** Each primitive's parameters (what is not an input tensor). */
+export interface Params {
+  add: null; sub: null; mul: null; div: null; pow: null;
+  neg: null; exp: null; log: null; sqrt: null; abs: null; sign: null;
+  sin: null; cos: null; tan: null; asin: null; acos: null; atan: null;
+  sinh: null; cosh: null; tanh: null; sigmoid: null; softplus: null; relu: null;
+  compare: { cmp: Comparison };
+  where: null;
+  sum: Axes;
+  max: Axes;
+  logSumExp: Axes;
+  broadcastTo: { shape: number[] };
+  matmul: { transposeA: boolean; transposeB: boolean };
+  transpose: { perm: number[] };
+  reshape: { shape: number[] };
+  slice: { begin: number[]; size: number[] };
+  pad: { before: number[]; after: number[] };
+  concat: { axis: number };
+  gather: { indices: Int32Array; axis: number };
+  scatterAdd: { indices: Int32Array; axis: number; shape: number[] };
+}
+
+export type Op = keyof Params;
+export type Grads = (Variable | null)[];
+
+export interface Rule<P extends Op> {
+  forward(b: Backend, x: readonly Tensor[], p: Params[P]): Tensor;
+  /**
+   * `g` is the gradient of the output `y`; `x` the inputs; `needs[i]` whether input i wants a
+   * gradient (a rule may skip work for the others).
+   */
+  backward(g: Variable, x: readonly Variable[], y: Variable, p: Params[P], needs: readonly boolean[]): Grads;
+  /** The output is a constant whatever the inputs (comparisons, sign): nothing is recorded. */
+  constant?: true;
+}
+
+type Rules = { [P in Op]: Rule<P> };
+
+function unary<P extends Op>(op: UnaryOp, backward: (g: Variable, x: Variable, y: Variable) => Variable): Rule<P> {
+  return { forward: (b, [x]) => b.unary(op, x!), backward: (g, [x], y) => [backward(g, x!, y)] };
+}
+
+function binary<P extends Op>(op: BinaryOp, backward: Rule<P>['backward']): Rule<P> {
+  return { forward: (b, [x, y]) => b.binary(op, x!, y!), backward };
+}
+
+/** `g` reshaped so that it broadcasts against the reduced input again. */
+function keepShape(g: Variable, x: Variable, p: Axes): Variable {
+  if (p.keepdims) return g;
+  return g.reshape(x.shape.map((d, i) => (p.axes.includes(i) ? 1 : d)));
+}
+
+export const rules: Rules = {
+  // d(a+b) = da + db
+  add: binary('add', (g) => [g, g]),
+  // d(a-b) = da - db
+  sub: binary('sub', (g, _x, _y, _p, needs) => [g, needs[1] ? g.neg() : null]),
+  // d(ab) = b da + a db
+  mul: binary('mul', (g, [a, b], _y, _p, needs) => [needs[0] ? g.mul(b!) : null, needs[1] ? g.mul(a!) : null]),
+  // d(a/b) = da/b - (a/b²) db = da/b - y db/b
+  div: binary('div', (g, [, b], y, _p, needs) => [
+    needs[0] ? g.div(b!) : null,
+    needs[1] ? g.mul(y).div(b!).neg() : null,
+  ]),
+  // d(a^b) = b a^(b-1) da + a^b ln(a) db; ln(a) is taken as 0 where a = 0 (the limit for b > 0)
+  pow: binary('pow', (g, [a, b], y, _p, needs) => [
+    needs[0] ? g.mul(b!).mul(a!.pow(b!.sub(1))) : null,
+    needs[1] ? g.mul(y).mul(a!.eq(0).where(0, a!.log())) : null,
+  ]),
+  // d(-x) = -dx
+  neg: unary('neg', (g) => g.neg()),
+  // d(e^x) = e^x dx
+  exp: unary('exp', (g, _x, y) => g.mul(y)),
+  // d(ln x) = dx / x
+  log: unary('log', (g, x) => g.div(x)),
+  // d(√x) = dx / (2√x)
+  sqrt: unary('sqrt', (g, _x, y) => g.div(y.mul(2))),
+  // d|x| = sign(x) dx (0 at 0, as PyTorch)
+  abs: unary('abs', (g, x) => g.mul(x.sign())),
+  sign: { forward: (b, [x]) => b.unary('sign', x!), backward: () => [null], constant: true },
+  // d sin x = cos x dx
+  sin: unary('sin', (g, x) => g.mul(x.cos())),
+  // d cos x = -sin x dx
+  cos: unary('cos', (g, x) => g.mul(x.sin()).neg()),
+  // d tan x = (1 + tan² x) dx
+  tan: unary('tan', (g, _x, y) => g.mul(y.mul(y).add(1))),
+  // d asin x = dx / √(1 - x²)
+  asin: unary('asin', (g, x) => g.div(x.mul(x).rsub(1).sqrt())),
+  // d acos x = -dx / √(1 - x²)
+  acos: unary('acos', (g, x) => g.div(x.mul(x).rsub(1).sqrt()).neg()),
+  // d atan x = dx / (1 + x²)
+  atan: unary('atan', (g, x) => g.div(x.mul(x).add(1))),
+  // d sinh x = cosh x dx
+  sinh: unary('sinh', (g, x) => g.mul(x.cosh())),
+  // d cosh x = sinh x dx
+  cosh: unary('cosh', (g, x) => g.mul(x.sinh())),
+  // d tanh x = (1 - tanh² x) dx
+  tanh: unary('tanh', (g, _x, y) => g.mul(y.mul(y).rsub(1))),
+  // d σ(x) = σ(x)(1 - σ(x)) dx
+  sigmoid: unary('sigmoid', (g, _x, y) => g.mul(y.mul(y.rsub(1)))),
+  // d softplus(x) = σ(x) dx
+  softplus: unary('softplus', (g, x) => g.mul(x.sigmoid())),
+  // d relu(x) = [x > 0] dx
+  relu: unary('relu', (g, x) => g.mul(x.gt(0))),
+  compare: { forward: (b, [x, y], p) => b.binary(p.cmp, x!, y!), backward: () => [null, null], constant: true },
+  // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
+  where: {
+    forward: (b, [c, x, y]) => b.where(c!, x!, y!),
+    backward: (g, [c], _y, _p, needs) => [null, needs[1] ? c!.where(g, 0) : null, needs[2] ? c!.where(0, g) : null],
+  },
+  // d Σx = broadcast(dy)
+  sum: {
+    forward: (b, [x], p) => b.reduce('sum', x!, p.axes, p.keepdims),
+    backward: (g, [x], _y, p) => [keepShape(g, x!, p).broadcastTo(x!.shape)],
+  },
+  // d max x = dy at the maxima, shared equally between ties
+  max: {
+    forward: (b, [x], p) => b.reduce('max', x!, p.axes, p.keepdims),
+    backward: (g, [x], y, p) => {
+      const mask = x!.eq(keepShape(y, x!, p));
+      return [keepShape(g, x!, p).mul(mask).div(mask.sum(p.axes, true))];
+    },
+  },
+  // d logΣe^x = softmax(x) dx = e^(x - y) dx
+  logSumExp: {
+    forward: (b, [x], p) => b.reduce('logsumexp', x!, p.axes, p.keepdims),
+    backward: (g, [x], y, p) => [keepShape(g, x!, p).mul(x!.sub(keepShape(y, x!, p)).exp())],
+  },
+  // the walker sums the broadcast axes of dy back to x's shape
+  broadcastTo: {
+    forward: (b, [x], p) => b.broadcastTo(x!, p.shape),
+    backward: (g) => [g],
+  },
+  // C = op(A) op(B): dA and dB are products of dC with the other operand, transposed to match
+  matmul: {
+    forward: (b, [x, y], p) => b.matmul(x!, y!, p.transposeA, p.transposeB),
+    backward: (g, [a, b], _y, { transposeA: ta, transposeB: tb }, needs) => [
+      needs[0] ? (ta ? b!.matmul(g, tb, true) : g.matmul(b!, false, !tb)) : null,
+      needs[1] ? (tb ? g.matmul(a!, true, ta) : a!.matmul(g, !ta, false)) : null,
+    ],
+  },
+  transpose: {
+    forward: (b, [x], p) => b.transpose(x!, p.perm),
+    backward: (g, _x, _y, p) => [g.transpose(inversePermutation(p.perm))],
+  },
+  reshape: {
+    forward: (b, [x], p) => b.reshape(x!, p.shape),
+    backward: (g, [x]) => [g.reshape(x!.shape)],
+  },
+  // d slice = the gradient padded back to the input's shape with zeros
+  slice: {
+    forward: (b, [x], p) => b.slice(x!, p.begin, p.size),
+    backward: (g, [x], _y, p) => [g.pad(p.begin, x!.shape.map((d, i) => d - p.begin[i]! - p.size[i]!))],
+  },
+  pad: {
+    forward: (b, [x], p) => b.pad(x!, p.before, p.after),
+    backward: (g, [x], _y, p) => [g.slice(p.before, x!.shape)],
+  },
+  concat: {
+    forward: (b, xs, p) => b.concat(xs, p.axis),
+    backward: (g, xs, _y, p, needs) => {
+      let offset = 0;
+      return xs.map((x, i) => {
+        const begin = x.shape.map((_, d) => (d === p.axis ? offset : 0));
+        offset += x.shape[p.axis]!;
+        return needs[i] ? g.slice(begin, x.shape) : null;
+      });
+    },
+  },
+  gather: {
+    forward: (b, [x], p) => b.gather(x!, p.indices, p.axis),
+    backward: (g, [x], _y, p) => [g.scatterAdd(p.indices, p.axis, x!.shape)],
+  },
+  scatterAdd: {
+    forward: (b, [x], p) => b.scatterAdd(x!, p.indices, p.axis, p.shape),
+    backward: (g, _x, _y, p) => [g.gather(p.indices, p.axis)],
+  },
+};
+
+export function inversePermutation(perm: readonly number[]): number[] {
+  const inv = new Array<number>(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}

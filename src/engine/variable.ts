@@ -1,0 +1,458 @@
+/**
+ * Variables and contexts: the user-facing half of the engine. A Variable holds a Tensor and,
+ * when it was computed from variables that require gradients, the op and inputs that made it:
+ * the recorded graph is nothing but these links, collected by the garbage collector like any
+ * other object graph.
+ */
+import type { Backend } from './backend.js';
+import { cpu } from './backends/cpu.js';
+import { ContextMismatchError, OpError } from './errors.js';
+import { rules, type Comparison, type Op, type Params } from './primitives.js';
+import {
+  Tensor, ShapeError, broadcastShapes, flattenNested, normalizeAxes, sizeOf,
+  type DType, type NestedArray, type Shape, type TypedArray,
+} from './tensor.js';
+import { backward, Gradients, type GradOptions } from './autograd.js';
+import type { Profiler } from './profile.js';
+
+/** What an op accepts besides a Variable: a number, nested arrays or a Tensor, taken as a constant. */
+export type Operand = Variable | Tensor | NestedArray;
+/** What `value()` and `wrt()` give: a number for a 0-d variable, a Tensor otherwise. */
+export type Value = number | Tensor;
+
+let nextVariableId = 1;
+let nextContextId = 1;
+
+export interface VariableOptions {
+  /** false: frozen, no gradient is computed for it (default true). */
+  requiresGrad?: boolean;
+  /** Shown in graphs and error messages. */
+  name?: string;
+  /** The shape of a flat array of values. */
+  shape?: Shape;
+}
+
+export interface ContextOptions {
+  /** `cpu` (default) or `gpu`; or a Backend object. */
+  device?: 'cpu' | 'gpu' | Backend;
+  name?: string;
+}
+
+type GpuFactory = () => Backend;
+let gpuFactory: GpuFactory | null = null;
+/** Lets the WebGPU backend register itself without the engine importing it eagerly. */
+export function registerGpuBackend(factory: GpuFactory): void {
+  gpuFactory = factory;
+}
+
+export class Context {
+  readonly id = nextContextId++;
+  readonly backend: Backend;
+  readonly name: string | undefined;
+  /** false inside noGrad(): ops record nothing. */
+  recording = true;
+  /** Name the first backward rule that produces NaN or Inf (also RMAD_DETECT_ANOMALY=1). */
+  detectAnomaly = process.env.RMAD_DETECT_ANOMALY === '1';
+  /** When set, every op's time and call count are recorded (see profile.ts). */
+  profiler: Profiler | null = null;
+
+  constructor(readonly dtype: DType, options: ContextOptions = {}) {
+    this.name = options.name;
+    const device = options.device ?? 'cpu';
+    if (typeof device === 'object') this.backend = device;
+    else if (device === 'cpu') this.backend = cpu;
+    else {
+      if (!gpuFactory) throw new OpError(`newContext: the gpu device is not available in this build; import 'rmad/gpu' first`);
+      this.backend = gpuFactory();
+    }
+  }
+
+  /** A variable that requires gradients (unless `requiresGrad: false`). */
+  variable(value: NestedArray | Tensor | ArrayLike<number>, options: VariableOptions = {}): Variable {
+    const v = new Variable(this, this.tensor(value, options.shape), null, null, null, options.requiresGrad ?? true);
+    v.name = options.name;
+    return v;
+  }
+
+  /** A variable that never requires gradients: data, targets, masks. */
+  constant(value: NestedArray | Tensor | ArrayLike<number>, shape?: Shape): Variable {
+    return new Variable(this, this.tensor(value, shape), null, null, null, false);
+  }
+
+  /** A Tensor of this context's dtype and backend. */
+  tensor(value: NestedArray | Tensor | ArrayLike<number>, shape?: Shape): Tensor {
+    if (value instanceof Tensor) {
+      if (value.backend === this.backend && value.dtype === this.dtype && (!shape || sizeOf(shape) === value.size)) {
+        return shape ? this.backend.reshape(value, shape) : value;
+      }
+      return this.backend.fromData(value.data(), shape ?? value.shape, this.dtype);
+    }
+    if (typeof value === 'number') return this.backend.fromData([value], shape ?? [], this.dtype);
+    if (!Array.isArray(value)) {
+      const flat = value as ArrayLike<number>;
+      return this.backend.fromData(flat, shape ?? [flat.length], this.dtype);
+    }
+    const { shape: inferred, flat } = flattenNested(value as NestedArray);
+    return this.backend.fromData(flat, shape ?? inferred, this.dtype);
+  }
+
+  scalar(x: number): Variable {
+    return new Variable(this, this.backend.fromData([x], [], this.dtype), null, null, null, false);
+  }
+
+  zeros(shape: Shape, options: VariableOptions = {}): Variable {
+    return this.variable(this.backend.full(shape, 0, this.dtype), options);
+  }
+
+  ones(shape: Shape, options: VariableOptions = {}): Variable {
+    return this.variable(this.backend.full(shape, 1, this.dtype), options);
+  }
+
+  /** Runs `fn` recording nothing: every result is a constant. */
+  noGrad<T>(fn: () => T): T {
+    const was = this.recording;
+    this.recording = false;
+    try {
+      return fn();
+    } finally {
+      this.recording = was;
+    }
+  }
+
+  toString(): string {
+    return `context #${this.id}${this.name ? ` '${this.name}'` : ''} (${this.dtype}, ${this.backend.name})`;
+  }
+}
+
+/** A new context: every variable of a computation lives in one. The default dtype is float64. */
+export function newContext(dtype: DType = 'float64', options: ContextOptions = {}): Context {
+  if (dtype !== 'float32' && dtype !== 'float64') throw new OpError(`newContext: dtype must be 'float32' or 'float64', got '${String(dtype)}'`);
+  return new Context(dtype, options);
+}
+
+export class Variable {
+  readonly id = nextVariableId++;
+  name: string | undefined;
+  /** Bumped each time the value is replaced; recorded graphs check it (see autograd.ts). */
+  version = 0;
+
+  constructor(
+    readonly ctx: Context,
+    private _tensor: Tensor,
+    /** The op that computed this variable, or null for leaves and constants. */
+    readonly op: Op | null,
+    readonly inputs: readonly Variable[] | null,
+    readonly params: unknown,
+    public requiresGrad: boolean,
+    /** The inputs' versions when this op was recorded. */
+    readonly inputVersions: readonly number[] | null = null,
+  ) {}
+
+  get tensor(): Tensor {
+    return this._tensor;
+  }
+  get shape(): Shape {
+    return this._tensor.shape;
+  }
+  get dtype(): DType {
+    return this._tensor.dtype;
+  }
+  get rank(): number {
+    return this._tensor.shape.length;
+  }
+  get size(): number {
+    return this._tensor.size;
+  }
+  get isLeaf(): boolean {
+    return this.op === null;
+  }
+
+  /** A number for a 0-d variable, the Tensor otherwise. */
+  value(): Value {
+    return this._tensor.shape.length === 0 ? this._tensor.item() : this._tensor;
+  }
+
+  /** The single value of a variable with one element. */
+  item(): number {
+    return this._tensor.item();
+  }
+
+  /** The values, flat and row-major (do not mutate: use assign). */
+  data(): TypedArray {
+    return this._tensor.data();
+  }
+
+  /** Replaces the value (same shape). Graphs recorded with the old value can no longer be differentiated. */
+  assign(value: NestedArray | Tensor | ArrayLike<number>): this {
+    const t = this.ctx.tensor(value, this.shape);
+    if (sizeOf(t.shape) !== this.size) throw new ShapeError(`assign: shape [${t.shape.join(',')}] does not match [${this.shape.join(',')}]`);
+    this._tensor = t;
+    this.version++;
+    return this;
+  }
+
+  /** Writes new values into this variable's storage (optimizers use it); bumps the version. */
+  update(values: ArrayLike<number>): this {
+    this.ctx.backend.write(this._tensor, values);
+    this.version++;
+    return this;
+  }
+
+  freeze(): this {
+    this.requiresGrad = false;
+    return this;
+  }
+
+  unfreeze(): this {
+    if (!this.isLeaf) throw new OpError(`unfreeze: only leaf variables can be unfrozen (${this.describe()} was computed by '${this.op}')`);
+    this.requiresGrad = true;
+    return this;
+  }
+
+  /** The same value, cut from the graph. */
+  detach(): Variable {
+    return new Variable(this.ctx, this._tensor, null, null, null, false);
+  }
+
+  /**
+   * Reverse-mode gradient of this variable. `pull` (the seed gradient) defaults to ones.
+   * With `createGraph: true` the gradients are Variables that can be differentiated again.
+   */
+  grad(options: GradOptions & { createGraph: true }): Gradients<Variable>;
+  grad(pull?: Operand | GradOptions, options?: GradOptions): Gradients<Value>;
+  grad(pull?: Operand | GradOptions, options: GradOptions = {}): Gradients<Value> | Gradients<Variable> {
+    if (pull !== undefined && typeof pull === 'object' && !Array.isArray(pull) && !(pull instanceof Variable) && !(pull instanceof Tensor)) {
+      options = pull as GradOptions;
+      pull = options.pull;
+    }
+    const seed = pull === undefined ? null : this.lift(pull as Operand);
+    return backward(this, seed, options.createGraph === true);
+  }
+
+  describe(): string {
+    return `${this.name ? `'${this.name}'` : `variable #${this.id}`} (${this.dtype === 'float32' ? 'f32' : 'f64'}[${this.shape.join(',')}])`;
+  }
+
+  toString(): string {
+    return `Variable(${this.describe()} ${JSON.stringify(this._tensor.toArray())})`;
+  }
+
+  /** An operand as a Variable of this context. */
+  lift(x: Operand): Variable {
+    if (x instanceof Variable) {
+      if (x.ctx !== this.ctx) {
+        throw new ContextMismatchError(`an op mixes variables of two contexts: ${this.describe()} of ${this.ctx} and ${x.describe()} of ${x.ctx}; create both in one context`);
+      }
+      return x;
+    }
+    if (typeof x === 'number') return this.ctx.scalar(x);
+    return this.ctx.constant(x);
+  }
+
+  // ---------------------------------------------------------------- elementwise
+  add(other: Operand): Variable { return apply('add', [this, this.lift(other)], null); }
+  sub(other: Operand): Variable { return apply('sub', [this, this.lift(other)], null); }
+  /** other - this */
+  rsub(other: Operand): Variable { return apply('sub', [this.lift(other), this], null); }
+  mul(other: Operand): Variable { return apply('mul', [this, this.lift(other)], null); }
+  div(other: Operand): Variable { return apply('div', [this, this.lift(other)], null); }
+  /** other / this */
+  rdiv(other: Operand): Variable { return apply('div', [this.lift(other), this], null); }
+  pow(other: Operand): Variable { return apply('pow', [this, this.lift(other)], null); }
+  neg(): Variable { return apply('neg', [this], null); }
+  abs(): Variable { return apply('abs', [this], null); }
+  /** -1, 0 or 1: a constant (no gradient). */
+  sign(): Variable { return apply('sign', [this], null); }
+  exp(): Variable { return apply('exp', [this], null); }
+  /** Natural logarithm. */
+  log(): Variable { return apply('log', [this], null); }
+  /** Natural logarithm (the seed's name). */
+  ln(): Variable { return this.log(); }
+  log10(): Variable { return this.log().div(Math.LN10); }
+  sqrt(): Variable { return apply('sqrt', [this], null); }
+  square(): Variable { return this.mul(this); }
+  sin(): Variable { return apply('sin', [this], null); }
+  cos(): Variable { return apply('cos', [this], null); }
+  tan(): Variable { return apply('tan', [this], null); }
+  asin(): Variable { return apply('asin', [this], null); }
+  acos(): Variable { return apply('acos', [this], null); }
+  atan(): Variable { return apply('atan', [this], null); }
+  sinh(): Variable { return apply('sinh', [this], null); }
+  cosh(): Variable { return apply('cosh', [this], null); }
+  tanh(): Variable { return apply('tanh', [this], null); }
+  sigmoid(): Variable { return apply('sigmoid', [this], null); }
+  /** log(1 + e^x), computed without overflow. */
+  softplus(): Variable { return apply('softplus', [this], null); }
+  relu(): Variable { return apply('relu', [this], null); }
+  leakyRelu(slope = 0.01): Variable { return this.gt(0).where(this, this.mul(slope)); }
+  /** GELU, tanh approximation: x/2 (1 + tanh(√(2/π) (x + 0.044715 x³))). */
+  gelu(): Variable {
+    const inner = this.add(this.mul(this).mul(this).mul(0.044715)).mul(Math.sqrt(2 / Math.PI));
+    return this.mul(0.5).mul(inner.tanh().add(1));
+  }
+
+  /** Elementwise maximum with `other`; with no argument, the maximum of all elements. */
+  max(other?: Operand): Variable {
+    if (other === undefined) return this.amax();
+    const o = this.lift(other);
+    return this.ge(o).where(this, o);
+  }
+  /** Elementwise minimum with `other`; with no argument, the minimum of all elements. */
+  min(other?: Operand): Variable {
+    if (other === undefined) return this.amin();
+    const o = this.lift(other);
+    return this.le(o).where(this, o);
+  }
+  /** Elementwise maximum. */
+  maximum(other: Operand): Variable { return this.max(other); }
+  /** Elementwise minimum. */
+  minimum(other: Operand): Variable { return this.min(other); }
+  clip(lo: number, hi: number): Variable { return this.max(lo).min(hi); }
+
+  private compare(cmp: Comparison, other: Operand): Variable {
+    return apply('compare', [this, this.lift(other)], { cmp });
+  }
+  gt(other: Operand): Variable { return this.compare('gt', other); }
+  ge(other: Operand): Variable { return this.compare('ge', other); }
+  lt(other: Operand): Variable { return this.compare('lt', other); }
+  le(other: Operand): Variable { return this.compare('le', other); }
+  eq(other: Operand): Variable { return this.compare('eq', other); }
+  ne(other: Operand): Variable { return this.compare('ne', other); }
+
+  /** This variable as a condition: `a` where it is non-zero, `b` elsewhere. */
+  where(a: Operand, b: Operand): Variable { return apply('where', [this, this.lift(a), this.lift(b)], null); }
+
+  // ---------------------------------------------------------------- reductions
+  sum(axes?: number | readonly number[], keepdims = false): Variable {
+    return apply('sum', [this], { axes: normalizeAxes(axes, this.rank, 'sum'), keepdims });
+  }
+  mean(axes?: number | readonly number[], keepdims = false): Variable {
+    const ax = normalizeAxes(axes, this.rank, 'mean');
+    let n = 1;
+    for (const a of ax) n *= this.shape[a]!;
+    return this.sum(ax, keepdims).div(n);
+  }
+  /** Maximum over axes (all by default). */
+  amax(axes?: number | readonly number[], keepdims = false): Variable {
+    return apply('max', [this], { axes: normalizeAxes(axes, this.rank, 'amax'), keepdims });
+  }
+  amin(axes?: number | readonly number[], keepdims = false): Variable {
+    return this.neg().amax(axes, keepdims).neg();
+  }
+  /** log Σ e^x over axes, stable for any finite input. */
+  logSumExp(axes: number | readonly number[] = -1, keepdims = false): Variable {
+    return apply('logSumExp', [this], { axes: normalizeAxes(axes, this.rank, 'logSumExp'), keepdims });
+  }
+  logSoftmax(axis = -1): Variable { return this.sub(this.logSumExp(axis, true)); }
+  softmax(axis = -1): Variable { return this.logSoftmax(axis).exp(); }
+
+  // ---------------------------------------------------------------- shapes
+  /**
+   * Matrix product over the last two axes; either operand may be transposed without copying.
+   * A 1-d operand is a row (left) or a column (right) vector, as in NumPy.
+   */
+  matmul(other: Operand, transposeA = false, transposeB = false): Variable {
+    const o = this.lift(other);
+    if (this.rank === 1 || o.rank === 1) {
+      const a = this.rank === 1 ? this.reshape([1, this.size]) : this;
+      const b = o.rank === 1 ? o.reshape([o.size, 1]) : o;
+      const r = a.matmul(b, transposeA && this.rank > 1, transposeB && o.rank > 1);
+      const shape = r.shape.filter((_, i) => !((this.rank === 1 && i === r.rank - 2) || (o.rank === 1 && i === r.rank - 1)));
+      return r.reshape(shape);
+    }
+    // [..., m, k] @ [k, n] with a 2-d right operand: one product over the flattened rows.
+    if (this.rank > 2 && o.rank === 2 && !transposeA) {
+      const k = this.shape[this.rank - 1]!;
+      const flat = this.reshape([this.size / k, k]).matmul(o, false, transposeB);
+      return flat.reshape([...this.shape.slice(0, -1), flat.shape[1]!]);
+    }
+    if (o.rank > 2 && this.rank === 2) {
+      return this.broadcastTo([...o.shape.slice(0, -2), ...this.shape]).matmul(o, transposeA, transposeB);
+    }
+    return apply('matmul', [this, o], { transposeA, transposeB });
+  }
+  /** Permutes axes; by default reverses them. */
+  transpose(perm?: readonly number[]): Variable {
+    const p = perm ? normalizeAxesOrder(perm, this.rank) : [...Array(this.rank).keys()].reverse();
+    return apply('transpose', [this], { perm: p });
+  }
+  /** The transpose of a matrix. */
+  get T(): Variable { return this.transpose(); }
+  /** New shape of the same size; one axis may be -1 (inferred). */
+  reshape(shape: readonly number[]): Variable {
+    const s = inferShape(shape, this.size);
+    if (s.length === this.rank && s.every((d, i) => d === this.shape[i])) return this;
+    return apply('reshape', [this], { shape: s });
+  }
+  flatten(): Variable { return this.reshape([this.size]); }
+  broadcastTo(shape: readonly number[]): Variable {
+    const s = broadcastShapes(this.shape, shape, 'broadcastTo');
+    if (s.length !== shape.length || s.some((d, i) => d !== shape[i])) throw new ShapeError(`broadcastTo: [${this.shape.join(',')}] does not broadcast to [${shape.join(',')}]`);
+    if (s.length === this.rank && s.every((d, i) => d === this.shape[i])) return this;
+    return apply('broadcastTo', [this], { shape: [...shape] });
+  }
+  /** x[begin[i] : begin[i] + size[i]] on each axis; a size of -1 runs to the end. */
+  slice(begin: readonly number[], size: readonly number[]): Variable {
+    if (begin.length !== this.rank || size.length !== this.rank) throw new ShapeError(`slice: begin and size need ${this.rank} entries for shape [${this.shape.join(',')}]`);
+    const sz = size.map((s, i) => (s === -1 ? this.shape[i]! - begin[i]! : s));
+    sz.forEach((s, i) => {
+      if (begin[i]! < 0 || s < 0 || begin[i]! + s > this.shape[i]!) throw new ShapeError(`slice: [${begin[i]}, ${begin[i]! + s}) is out of range for axis ${i} of length ${this.shape[i]}`);
+    });
+    return apply('slice', [this], { begin: [...begin], size: sz });
+  }
+  pad(before: readonly number[], after: readonly number[]): Variable {
+    return apply('pad', [this], { before: [...before], after: [...after] });
+  }
+  /** Index select: the `indices` entries along `axis`. */
+  gather(indices: ArrayLike<number>, axis = 0): Variable {
+    const ax = normalizeAxes(axis, this.rank, 'gather')[0]!;
+    const idx = Int32Array.from(indices as ArrayLike<number>);
+    for (const i of idx) if (i < 0 || i >= this.shape[ax]!) throw new ShapeError(`gather: index ${i} is out of range for axis ${ax} of length ${this.shape[ax]}`);
+    return apply('gather', [this], { indices: idx, axis: ax });
+  }
+  /** The adjoint of gather: zeros of `shape` with this variable's slices added at `indices`. */
+  scatterAdd(indices: ArrayLike<number>, axis: number, shape: readonly number[]): Variable {
+    return apply('scatterAdd', [this], { indices: Int32Array.from(indices as ArrayLike<number>), axis, shape: [...shape] });
+  }
+}
+
+/**
+ * Records one primitive: runs its forward kernel and, if any input requires a gradient and the
+ * context is recording, links the result to its inputs.
+ */
+export function apply<P extends Op>(op: P, inputs: Variable[], params: Params[P]): Variable {
+  const ctx = inputs[0]!.ctx;
+  for (let i = 1; i < inputs.length; i++) {
+    if (inputs[i]!.ctx !== ctx) inputs[0]!.lift(inputs[i]!);
+  }
+  const rule = rules[op];
+  const tensors = inputs.map((v) => v.tensor);
+  const prof = ctx.profiler;
+  const t0 = prof ? prof.now() : 0;
+  const out = rule.forward(ctx.backend, tensors, params);
+  if (prof) prof.record(op, 'forward', prof.now() - t0, out);
+  let record = false;
+  if (ctx.recording && rule.constant !== true) for (const v of inputs) if (v.requiresGrad) { record = true; break; }
+  if (!record) return new Variable(ctx, out, null, null, null, false);
+  return new Variable(ctx, out, op, inputs, params, true, inputs.map((v) => v.version));
+}
+
+function inferShape(shape: readonly number[], size: number): number[] {
+  const s = [...shape];
+  const unknown = s.indexOf(-1);
+  if (unknown >= 0) {
+    const known = s.reduce((p, d, i) => (i === unknown ? p : p * d), 1);
+    s[unknown] = known === 0 ? 0 : size / known;
+  }
+  if (sizeOf(s) !== size || s.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new ShapeError(`reshape: cannot reshape ${size} elements to [${shape.join(',')}]`);
+  }
+  return s;
+}
+
+function normalizeAxesOrder(perm: readonly number[], rank: number): number[] {
+  const p = perm.map((a) => (a < 0 ? a + rank : a));
+  const sorted = [...p].sort((a, b) => a - b);
+  if (p.length !== rank || sorted.some((a, i) => a !== i)) throw new ShapeError(`transpose: [${perm.join(',')}] is not a permutation of ${rank} axes`);
+  return p;
+}

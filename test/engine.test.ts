@@ -1,0 +1,187 @@
+// The engine's contract: the seed's API, numbers on either side, zero (never NaN) for unrelated
+// variables, deep graphs, freezing, contexts, versions and anomaly mode.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  AnomalyError, ContextMismatchError, FrozenError, Profiler, Tensor, VersionError,
+  add, max, min, mul, newContext, sigmoid, sub, type Variable,
+} from '../src/index.js';
+
+test('the design example: methods, numbers on either side, value and wrt', () => {
+  const ctx = newContext('float32');
+  const a = ctx.variable(1), x = ctx.variable(-1);
+  const s = a.mul(x).add(2).sigmoid();
+  assert.is(s.value(), Math.fround(1 / (1 + Math.exp(-1))));
+  const g = s.grad();
+  assert.ok(Math.abs((g.wrt(a) as number) - -0.19661193) < 1e-7);
+  const again = s.grad({ createGraph: true }).wrt(a);
+  assert.ok(again instanceof Object && 'grad' in again, 'a Variable');
+});
+
+test('free functions take a number on either side', () => {
+  const ctx = newContext();
+  const x = ctx.variable(3);
+  assert.is(add(2, x).item(), 5);
+  assert.is(sub(2, x).item(), -1);
+  assert.is(mul(x, 2).item(), 6);
+  assert.is(max(x, 4).item(), 4);
+  assert.is(min(1, x).item(), 1);
+  assert.is(sigmoid(x).item(), 1 / (1 + Math.exp(-3)));
+  assert.throws(() => add(2, 3 as never), /at least one argument must be a Variable/);
+});
+
+test('every scalar op of the seed exists as a method with the right value', () => {
+  const ctx = newContext();
+  const x = ctx.variable(0.5);
+  const cases: [keyof Variable, number][] = [
+    ['neg', -0.5], ['abs', 0.5], ['exp', Math.exp(0.5)], ['ln', Math.log(0.5)], ['log10', Math.log10(0.5)],
+    ['sqrt', Math.sqrt(0.5)], ['sin', Math.sin(0.5)], ['cos', Math.cos(0.5)], ['tan', Math.tan(0.5)],
+    ['asin', Math.asin(0.5)], ['acos', Math.acos(0.5)], ['atan', Math.atan(0.5)], ['sinh', Math.sinh(0.5)],
+    ['cosh', Math.cosh(0.5)], ['tanh', Math.tanh(0.5)], ['sigmoid', 1 / (1 + Math.exp(-0.5))], ['relu', 0.5],
+  ];
+  for (const [op, expected] of cases) {
+    const y = (x[op] as () => Variable).call(x);
+    assert.ok(Math.abs(y.item() - expected) < 1e-15, `${String(op)}: ${y.item()} vs ${expected}`);
+  }
+  assert.is(x.add(1).item(), 1.5);
+  assert.is(x.sub(1).item(), -0.5);
+  assert.is(x.mul(4).item(), 2);
+  assert.is(x.div(4).item(), 0.125);
+  assert.is(x.pow(2).item(), 0.25);
+  assert.is(x.max(0.7).item(), 0.7);
+  assert.is(x.min(0.7).item(), 0.5);
+});
+
+test('a variable the output does not depend on gets exactly zero, never NaN', () => {
+  const ctx = newContext();
+  const x = ctx.variable(2), unused = ctx.variable(5), zero = ctx.variable(0);
+  // A branch with an infinite value that does not reach y: the seed turned 0 * inf into NaN.
+  zero.log();
+  const y = x.mul(x);
+  const g = y.grad();
+  assert.is(g.wrt(unused), 0);
+  assert.is(g.wrt(zero), 0);
+  assert.is(g.wrt(x), 4);
+  const t = ctx.variable([[1, 2], [3, 4]]);
+  const gt = y.grad().tensor(t);
+  assert.equal([...gt.data()], [0, 0, 0, 0]);
+});
+
+test('a chain of 1,000,000 scalar ops differentiates without a stack overflow', () => {
+  const ctx = newContext();
+  const x = ctx.variable(1);
+  let y: Variable = x;
+  for (let i = 0; i < 1_000_000; i++) y = y.mul(1.000001);
+  const g = y.grad().wrt(x) as number;
+  assert.ok(Math.abs(g - Math.pow(1.000001, 1_000_000)) < 1e-6, String(g));
+});
+
+test('gradients meeting at a node accumulate before it propagates (diamond)', () => {
+  const ctx = newContext();
+  const x = ctx.variable(0.7);
+  const h = x.sin();
+  const y = h.mul(h.exp()).add(h.tanh());
+  const s = Math.sin(0.7);
+  const expected = Math.cos(0.7) * (Math.exp(s) * (1 + s) + 1 - Math.tanh(s) ** 2);
+  assert.ok(Math.abs((y.grad().wrt(x) as number) - expected) < 1e-12);
+});
+
+test('frozen variables: no backward work, wrt says frozen, unfreeze restores', () => {
+  const ctx = newContext();
+  const w = ctx.variable([[1, 2], [3, 4]], { name: 'W', requiresGrad: false });
+  const b = ctx.variable([0.5, -0.5], { name: 'b' });
+  const x = ctx.constant([[1, 1]]);
+  ctx.profiler = new Profiler();
+  const y = x.matmul(w).tanh().add(b).sum();
+  y.grad();
+  const rows = ctx.profiler.rows();
+  ctx.profiler = null;
+  assert.not.ok(rows.some((r) => r.phase === 'backward' && (r.op === 'matmul' || r.op === 'tanh')), 'no backward for the frozen branch');
+  assert.ok(rows.some((r) => r.phase === 'backward' && r.op === 'add'));
+  assert.throws(() => y.grad().wrt(w), (e: Error) => e instanceof FrozenError && /'W' \(f64\[2,2\]\) is frozen/.test(e.message));
+  w.unfreeze();
+  const y2 = x.matmul(w).tanh().add(b).sum();
+  assert.ok(y2.grad().wrt(w) instanceof Tensor);
+  w.freeze();
+  assert.is(w.requiresGrad, false);
+});
+
+test('an op mixing two contexts throws an error naming both', () => {
+  const c1 = newContext('float64', { name: 'first' });
+  const c2 = newContext('float32', { name: 'second' });
+  const a = c1.variable(1, { name: 'a' }), b = c2.variable(2, { name: 'b' });
+  assert.throws(() => a.add(b), (e: Error) =>
+    e instanceof ContextMismatchError && e.message.includes(`context #${c1.id} 'first' (float64, cpu)`) && e.message.includes(`context #${c2.id} 'second' (float32, cpu)`) && e.message.includes("'a'") && e.message.includes("'b'"));
+});
+
+test('noGrad records nothing', () => {
+  const ctx = newContext();
+  const x = ctx.variable(2);
+  const y = ctx.noGrad(() => x.mul(x));
+  assert.is(y.requiresGrad, false);
+  assert.is(y.op, null);
+  assert.ok(ctx.recording);
+});
+
+test('replacing a value a recorded graph used makes grad() throw, naming variable, op and versions', () => {
+  const ctx = newContext();
+  const w = ctx.variable([1, 2, 3], { name: 'w' });
+  const y = w.mul(w).sum();
+  w.assign([4, 5, 6]);
+  assert.throws(() => y.grad(), (e: Error) =>
+    e instanceof VersionError && /'w' \(f64\[3\]\) was modified after op 'mul' used it: recorded at version 0, now version 1/.test(e.message));
+  // A fresh forward pass works.
+  assert.equal([...(w.mul(w).sum().grad().wrt(w) as Tensor).data()], [8, 10, 12]);
+});
+
+test('anomaly mode names the first backward rule that produced NaN or Inf', () => {
+  const ctx = newContext();
+  ctx.detectAnomaly = true;
+  const x = ctx.variable([0, 1]);
+  const y = x.sqrt().sum();
+  assert.throws(() => y.grad(), (e: Error) =>
+    e instanceof AnomalyError && /the backward of 'sqrt' \(inputs f64\[2\], output f64\[2\]\) produced Infinity in the gradient of input 0/.test(e.message));
+  ctx.detectAnomaly = false;
+  assert.is((y.grad().wrt(x) as Tensor).data()[0], Infinity);
+});
+
+test('pull defaults to ones and may be given', () => {
+  const ctx = newContext();
+  const x = ctx.variable([1, 2, 3]);
+  const y = x.mul(x);
+  assert.equal([...(y.grad().wrt(x) as Tensor).data()], [2, 4, 6]);
+  assert.equal([...(y.grad([1, 0, -1]).wrt(x) as Tensor).data()], [2, 0, -6]);
+  assert.equal([...(y.grad(ctx.tensor([1, 0, -1])).wrt(x) as Tensor).data()], [2, 0, -6]);
+  const total = x.sum();
+  assert.is(total.grad(3).scalar(total), 3);
+});
+
+test('tensors: broadcasting, reductions with keepdims, shapes', () => {
+  const ctx = newContext();
+  const a = ctx.variable([[1, 2, 3], [4, 5, 6]]);
+  const b = ctx.variable([10, 20, 30]);
+  assert.equal(a.add(b).tensor.toArray(), [[11, 22, 33], [14, 25, 36]]);
+  assert.equal(a.sum(1, true).shape, [2, 1]);
+  assert.equal(a.sum(1).tensor.toArray(), [6, 15]);
+  assert.equal(a.mean(0).tensor.toArray(), [2.5, 3.5, 4.5]);
+  assert.equal(a.amax(1).tensor.toArray(), [3, 6]);
+  assert.equal(a.max().item(), 6);
+  assert.equal(a.transpose().shape, [3, 2]);
+  assert.equal(a.reshape([3, -1]).shape, [3, 2]);
+  assert.equal(a.matmul(b).tensor.toArray(), [140, 320]);
+  assert.throws(() => a.add(ctx.variable([1, 2])), /do not broadcast/);
+  assert.throws(() => a.matmul(a), /inner dimensions differ/);
+  assert.equal([...a.softmax(1).sum(1).data()].map((v) => Math.round(v * 1e12) / 1e12), [1, 1]);
+  const big = ctx.variable([1000, 1000]);
+  assert.ok(Math.abs(big.logSumExp(0).item() - (1000 + Math.log(2))) < 1e-12, 'stable logSumExp');
+});
+
+test('float32 contexts store float32 and float64 stays float64', () => {
+  const c32 = newContext('float32'), c64 = newContext('float64');
+  assert.is(c32.variable(0.1).item(), Math.fround(0.1));
+  assert.is(c64.variable(0.1).item(), 0.1);
+  assert.ok(c32.variable([1, 2]).data() instanceof Float32Array);
+  assert.ok(c64.variable([1, 2]).mul(2).data() instanceof Float64Array);
+});
+
+test.run();
