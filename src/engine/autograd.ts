@@ -126,6 +126,8 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
   const was = ctx.recording;
   ctx.recording = createGraph;
   const prof = ctx.profiler;
+  const phase = prof?.phase;
+  if (prof) prof.phase = 'backward';
   try {
     for (const node of order) {
       const g = grads.get(node);
@@ -136,9 +138,7 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
         if (inputs[i]!.version !== versions[i]) throw staleInput(inputs[i]!, node, versions[i]!);
       }
       const needs = inputs.map((x) => x.requiresGrad);
-      const t0 = prof ? prof.now() : 0;
       const inputGrads = rules[node.op].backward(g, inputs, node, node.params as never, needs);
-      if (prof) prof.record(node.op, 'backward', prof.now() - t0, null);
       for (let i = 0; i < inputs.length; i++) {
         const gi = inputGrads[i];
         const x = inputs[i]!;
@@ -153,6 +153,7 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
     }
   } finally {
     ctx.recording = was;
+    if (prof) prof.phase = phase!;
   }
   return result;
 }

@@ -430,7 +430,7 @@ export function apply<P extends Op>(op: P, inputs: Variable[], params: Params[P]
   const prof = ctx.profiler;
   const t0 = prof ? prof.now() : 0;
   const out = rule.forward(ctx.backend, tensors, params);
-  if (prof) prof.record(op, 'forward', prof.now() - t0, out);
+  if (prof) prof.record(op, prof.now() - t0, out);
   let record = false;
   if (ctx.recording && rule.constant !== true) for (const v of inputs) if (v.requiresGrad) { record = true; break; }
   if (!record) return new Variable(ctx, out, null, null, null, false);

@@ -3,7 +3,7 @@
  * encode the labels, split the rows with a seeded permutation, and normalise the features with
  * statistics fitted on the train split only (so nothing about val or test leaks into training).
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Rng } from '../engine/random.js';
 import type { DataSpec, LabelMode, NormalizeMode, SplitSpec } from './spec.js';
@@ -56,7 +56,7 @@ export interface LoadedData {
 export function loadData(spec: DataSpec, baseDir: string, rng: Rng): LoadedData {
   const table =
     spec.source === 'csv'
-      ? readCsv(join(baseDir, spec.path), { features: spec.features, target: spec.target })
+      ? readCsv(displayPath(join(baseDir, spec.path)), { features: spec.features, target: spec.target })
       : generate(spec.generator, spec.params, rng.fork('data'));
   if (spec.source === 'csv' && spec.labels === 'real' && table.classes) {
     throw new InputError(`labels: real needs a numeric target, but column '${spec.target}' holds class names (${preview(table.classes)}); use labels: onehot`, 'data.labels');
@@ -231,6 +231,12 @@ export function applyNormalizer(x: Float64Array, normalizer: Normalizer): Float6
   const out = new Float64Array(x.length);
   for (let i = 0; i < x.length; i++) out[i] = (x[i]! - normalizer.offset[i % width]!) / normalizer.scale[i % width]!;
   return out;
+}
+
+/** A path as the user would write it from where they stand: relative when below the working folder. */
+function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel && !rel.startsWith('..') ? rel : path;
 }
 
 function preview(names: string[]): string {

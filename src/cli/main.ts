@@ -1,0 +1,43 @@
+/**
+ * The command line: yargs parses, each command's file does its work. Bad flags, like bad model
+ * files, get one line on stderr and exit code 2.
+ */
+import yargs, { type Argv, type CommandModule } from 'yargs';
+import { version } from '../version.js';
+import { EXIT, reportError, setDebug } from './output.js';
+import { trainCommand } from './train.js';
+import { evalCommand, predictCommand } from './use.js';
+import { renderCommand, schemaCommand, validateCommand } from './modelfile.js';
+
+/** Every command; each file owns its flags' types, so the list only knows them as commands. */
+const commands = [trainCommand, evalCommand, predictCommand, validateCommand, renderCommand, schemaCommand];
+
+export async function main(argv: readonly string[]): Promise<void> {
+  let code: number = EXIT.ok;
+  const parser: Argv = yargs([...argv])
+    .scriptName('rmad')
+    .usage('$0 <command> [options]')
+    .option('debug', { type: 'boolean', describe: 'show stack traces of errors' })
+    .middleware((args) => setDebug(Boolean(args.debug)))
+    .demandCommand(1, 'name a command, e.g. rmad train models/mlp.yaml')
+    .strict()
+    .version(version)
+    .help()
+    .wrap(Math.min(100, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    });
+  for (const c of commands) parser.command(c as unknown as CommandModule);
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`rmad: ${e.message}; see rmad --help\n`);
+      code = EXIT.input;
+    } else code = reportError(e);
+  }
+  process.exitCode = code;
+}
+
+class UsageError extends Error {}

@@ -1,0 +1,50 @@
+/**
+ * What every command shares: how errors become one line and an exit code, and how tables are
+ * drawn. Commands parse flags and print; the library underneath never prints.
+ */
+import { InputError } from '../errors.js';
+
+export const EXIT = { ok: 0, failed: 1, input: 2, interrupted: 130 } as const;
+
+/** Thrown by a command to end with an exit code after it printed what it had to say. */
+export class Exit extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+let debug = false;
+export function setDebug(on: boolean): void {
+  debug = on;
+}
+
+/** Prints an error the way a user can act on, and returns the exit code. */
+export function reportError(e: unknown): number {
+  if (e instanceof Exit) return e.code;
+  if (e instanceof InputError) {
+    process.stderr.write(`${e.line()}\n`);
+    if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
+    return EXIT.input;
+  }
+  const err = e instanceof Error ? e : new Error(String(e));
+  process.stderr.write(`rmad: ${err.name === 'Error' ? '' : `${err.name}: `}${err.message}\n`);
+  if (debug && err.stack) process.stderr.write(`${err.stack}\n`);
+  else if (err.name !== 'DivergedError') process.stderr.write('rmad: run again with --debug for the stack trace\n');
+  return EXIT.failed;
+}
+
+/** A plain text table with aligned columns; numbers are right-aligned. */
+export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
+  const cells = [header, ...rows].map((r) => r.map(String));
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
+  const numeric = header.map((_, i) => rows.length > 0 && rows.every((r) => typeof r[i] === 'number'));
+  const line = (r: readonly string[]) => r.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+/** A metric value as people read it. */
+export function fmt(v: number | undefined): string {
+  if (v === undefined) return '-';
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4);
+}

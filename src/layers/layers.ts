@@ -1,0 +1,222 @@
+/**
+ * Layers: dense, and recurrent layers (rnn, gru, lstm) unrolled over the sequence by a plain
+ * TypeScript loop that the autograd differentiates through. Each layer owns its parameters as
+ * Variables named `layer.param`; the same classes serve model files and TypeScript code.
+ */
+import type { Rng } from '../engine/random.js';
+import type { Context, Variable } from '../engine/variable.js';
+import { stack } from '../engine/functions.js';
+import type { Activation, DenseSpec, Initializer, LayerSpec, ModelArchSpec, RecurrentSpec } from '../loaders/spec.js';
+import { activate } from './activations.js';
+import { initialize } from './initializers.js';
+
+export interface Layer {
+  readonly name: string;
+  /** Parameters by their short name (W, b, Wx, Wh). */
+  readonly params: ReadonlyMap<string, Variable>;
+  /** The output's shape per example (without the batch axis). */
+  readonly outputShape: readonly number[];
+  forward(x: Variable): Variable;
+}
+
+function param(ctx: Context, layer: string, name: string, shape: number[], kind: Initializer, fanIn: number, fanOut: number, rng: Rng): Variable {
+  const size = shape.reduce((a, b) => a * b, 1);
+  const values = initialize(kind, size, fanIn, fanOut, rng.fork(`init/${layer}.${name}`));
+  return ctx.variable(values, { shape, name: `${layer}.${name}` });
+}
+
+export interface DenseOptions {
+  units: number;
+  activation?: Activation;
+  bias?: boolean;
+  init?: Initializer;
+}
+
+/** y = activation(x W + b) over the last axis; W is [inputs, units]. */
+export class Dense implements Layer {
+  readonly params = new Map<string, Variable>();
+  readonly outputShape: number[];
+  readonly activation: Activation;
+
+  constructor(ctx: Context, readonly name: string, inputShape: readonly number[], options: DenseOptions, rng: Rng) {
+    const inputs = inputShape[inputShape.length - 1]!;
+    this.activation = options.activation ?? 'identity';
+    this.params.set('W', param(ctx, name, 'W', [inputs, options.units], options.init ?? 'glorot', inputs, options.units, rng));
+    if (options.bias ?? true) this.params.set('b', param(ctx, name, 'b', [options.units], 'zeros', inputs, options.units, rng));
+    this.outputShape = [...inputShape.slice(0, -1), options.units];
+  }
+
+  forward(x: Variable): Variable {
+    let y = x.matmul(this.params.get('W')!);
+    const b = this.params.get('b');
+    if (b) y = y.add(b);
+    return activate(y, this.activation);
+  }
+}
+
+export interface RecurrentOptions {
+  units: number;
+  activation?: Activation;
+  output?: 'last' | 'all';
+  bias?: boolean;
+  init?: Initializer;
+}
+
+/**
+ * The shared loop of the recurrent layers. The input projection of every step is one matrix
+ * product over [batch * steps, features] before the loop; only h Wh runs per step.
+ */
+abstract class Recurrent implements Layer {
+  readonly params = new Map<string, Variable>();
+  readonly outputShape: number[];
+  protected readonly units: number;
+  protected readonly output: 'last' | 'all';
+
+  constructor(ctx: Context, readonly name: string, inputShape: readonly number[], options: RecurrentOptions, gates: number, rng: Rng) {
+    if (inputShape.length !== 2) throw new RangeError(`${name}: a recurrent layer needs input of shape [steps, features], got [${inputShape.join(',')}]`);
+    const [steps, features] = inputShape as [number, number];
+    this.units = options.units;
+    this.output = options.output ?? 'last';
+    const width = gates * this.units;
+    const init = options.init ?? 'glorot';
+    this.params.set('Wx', param(ctx, name, 'Wx', [features, width], init, features, this.units, rng));
+    this.params.set('Wh', param(ctx, name, 'Wh', [this.units, width], init, this.units, this.units, rng));
+    if (options.bias ?? true) this.params.set('b', param(ctx, name, 'b', [width], 'zeros', features, this.units, rng));
+    this.outputShape = this.output === 'last' ? [this.units] : [steps, this.units];
+  }
+
+  forward(x: Variable): Variable {
+    const [batch, steps, features] = x.shape as [number, number, number];
+    let xw = x.reshape([batch * steps, features]).matmul(this.params.get('Wx')!);
+    const b = this.params.get('b');
+    if (b) xw = xw.add(b);
+    const width = xw.shape[1]!;
+    // Step-major, so each step's slice is contiguous.
+    const perStep = xw.reshape([batch, steps, width]).transpose([1, 0, 2]);
+    const state = this.initialState(x.ctx, batch);
+    const outputs: Variable[] = [];
+    for (let t = 0; t < steps; t++) {
+      const xt = perStep.slice([t, 0, 0], [1, batch, width]).reshape([batch, width]);
+      this.step(xt, state);
+      if (this.output === 'all') outputs.push(state.h);
+    }
+    return this.output === 'all' ? stack(outputs, 1) : state.h;
+  }
+
+  protected initialState(ctx: Context, batch: number): { h: Variable; c?: Variable } {
+    return { h: ctx.constant(ctx.backend.full([batch, this.units], 0, ctx.dtype)) };
+  }
+
+  /** One step: updates the state from this step's input projection `xt` (bias included). */
+  protected abstract step(xt: Variable, state: { h: Variable; c?: Variable }): void;
+
+  /** Columns [k * units, (k + 1) * units) of a [batch, gates * units] variable. */
+  protected gate(v: Variable, k: number): Variable {
+    return v.slice([0, k * this.units], [v.shape[0]!, this.units]);
+  }
+}
+
+/** h_t = activation(x_t Wx + h_{t-1} Wh + b) (tanh by default). */
+export class RNN extends Recurrent {
+  private readonly activation: Activation;
+
+  constructor(ctx: Context, name: string, inputShape: readonly number[], options: RecurrentOptions, rng: Rng) {
+    super(ctx, name, inputShape, options, 1, rng);
+    this.activation = options.activation ?? 'tanh';
+  }
+
+  protected step(xt: Variable, state: { h: Variable }): void {
+    state.h = activate(xt.add(state.h.matmul(this.params.get('Wh')!)), this.activation);
+  }
+}
+
+/**
+ * GRU, gates stacked [reset, update, candidate]: r = σ(x Wr + h Ur + br), z = σ(x Wz + h Uz + bz),
+ * n = tanh(x Wn + bn + r ⊙ (h Un)), h' = (1 - z) ⊙ n + z ⊙ h.
+ */
+export class GRU extends Recurrent {
+  constructor(ctx: Context, name: string, inputShape: readonly number[], options: RecurrentOptions, rng: Rng) {
+    super(ctx, name, inputShape, options, 3, rng);
+  }
+
+  protected step(xt: Variable, state: { h: Variable }): void {
+    const hu = state.h.matmul(this.params.get('Wh')!);
+    const r = this.gate(xt, 0).add(this.gate(hu, 0)).sigmoid();
+    const z = this.gate(xt, 1).add(this.gate(hu, 1)).sigmoid();
+    const n = this.gate(xt, 2).add(r.mul(this.gate(hu, 2))).tanh();
+    state.h = z.rsub(1).mul(n).add(z.mul(state.h));
+  }
+}
+
+/**
+ * LSTM, gates stacked [input, forget, cell, output]: c' = σ(f) ⊙ c + σ(i) ⊙ tanh(g),
+ * h' = σ(o) ⊙ tanh(c').
+ */
+export class LSTM extends Recurrent {
+  constructor(ctx: Context, name: string, inputShape: readonly number[], options: RecurrentOptions, rng: Rng) {
+    super(ctx, name, inputShape, options, 4, rng);
+  }
+
+  protected override initialState(ctx: Context, batch: number): { h: Variable; c: Variable } {
+    const zeros = ctx.constant(ctx.backend.full([batch, this.units], 0, ctx.dtype));
+    return { h: zeros, c: zeros };
+  }
+
+  protected step(xt: Variable, state: { h: Variable; c?: Variable }): void {
+    const a = xt.add(state.h.matmul(this.params.get('Wh')!));
+    const c = this.gate(a, 1).sigmoid().mul(state.c!).add(this.gate(a, 0).sigmoid().mul(this.gate(a, 2).tanh()));
+    state.c = c;
+    state.h = this.gate(a, 3).sigmoid().mul(c.tanh());
+  }
+}
+
+/** A named parameter of a model: `layer.param`. */
+export interface NamedParameter {
+  name: string;
+  layer: string;
+  variable: Variable;
+}
+
+/** Layers applied in order. */
+export class Sequential {
+  constructor(readonly layers: readonly Layer[], readonly inputShape: readonly number[]) {}
+
+  forward(x: Variable): Variable {
+    let y = x.reshape([x.shape[0]!, ...this.inputShape]);
+    for (const layer of this.layers) y = layer.forward(y);
+    return y;
+  }
+
+  parameters(): NamedParameter[] {
+    return this.layers.flatMap((layer) => [...layer.params.values()].map((variable) => ({ name: variable.name!, layer: layer.name, variable })));
+  }
+
+  get outputShape(): readonly number[] {
+    return this.layers.length ? this.layers[this.layers.length - 1]!.outputShape : this.inputShape;
+  }
+}
+
+/** Builds the layers of a model file's `model:` section. Parameters draw from `rng` by name. */
+export function buildModel(spec: ModelArchSpec, ctx: Context, rng: Rng): Sequential {
+  const inputShape = typeof spec.input === 'number' ? [spec.input] : [spec.input.steps, spec.input.features];
+  let shape: readonly number[] = inputShape;
+  const layers = spec.layers.map((l: LayerSpec) => {
+    const layer = buildLayer(l, ctx, shape, rng);
+    shape = layer.outputShape;
+    return layer;
+  });
+  return new Sequential(layers, inputShape);
+}
+
+function buildLayer(l: LayerSpec, ctx: Context, shape: readonly number[], rng: Rng): Layer {
+  if (l.type === 'dense') {
+    const d = l as DenseSpec;
+    return new Dense(ctx, d.name, shape, { units: d.units, activation: d.activation, bias: d.bias, init: d.init }, rng);
+  }
+  const r = l as RecurrentSpec;
+  const options: RecurrentOptions = { units: r.units, activation: r.activation, output: r.output, bias: r.bias, init: r.init };
+  if (r.type === 'rnn') return new RNN(ctx, r.name, shape, options, rng);
+  if (r.type === 'gru') return new GRU(ctx, r.name, shape, options, rng);
+  return new LSTM(ctx, r.name, shape, options, rng);
+}
+

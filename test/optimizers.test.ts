@@ -1,0 +1,85 @@
+// Optimizers against updates worked out by hand, learning-rate schedules, clipping, losses.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { newContext, type Variable } from '../src/index.js';
+import { Optimizer, clipByGlobalNorm, scheduledLr } from '../src/layers/optimizers.js';
+import { binaryCrossEntropy, hinge, mse, softmaxCrossEntropy, countCorrect } from '../src/layers/losses.js';
+
+const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${a} vs ${b}`);
+
+function stepOnce(type: 'sgd' | 'momentum' | 'adam' | 'adamw', extra: Record<string, unknown>, grads: number[][]): number[] {
+  const ctx = newContext();
+  const p = ctx.variable([1, -2], { name: 'p' });
+  const opt = new Optimizer({ type, lr: 0.1, ...extra }, [p]);
+  for (const g of grads) opt.step([ctx.constant(g)]);
+  return [...p.data()];
+}
+
+test('sgd: p -= lr g, with L2 weight decay added to the gradient', () => {
+  const [a, b] = stepOnce('sgd', {}, [[0.5, 1]]);
+  close(a!, 1 - 0.05); close(b!, -2 - 0.1);
+  const [c] = stepOnce('sgd', { weight_decay: 0.1 }, [[0.5, 1]]);
+  close(c!, 1 - 0.1 * (0.5 + 0.1 * 1));
+});
+
+test('momentum and nesterov follow torch.optim.SGD', () => {
+  // v1 = g1; p1 = p0 - lr v1; v2 = μ v1 + g2; p2 = p1 - lr v2
+  const [a] = stepOnce('momentum', { momentum: 0.9 }, [[1, 0], [1, 0]]);
+  close(a!, 1 - 0.1 * 1 - 0.1 * (0.9 + 1));
+  // nesterov: p -= lr (g + μ v)
+  const [b] = stepOnce('momentum', { momentum: 0.9, nesterov: true }, [[1, 0], [1, 0]]);
+  close(b!, 1 - 0.1 * (1 + 0.9) - 0.1 * (1 + 0.9 * 1.9));
+});
+
+test('adam: bias-corrected moments; adamw: decoupled decay', () => {
+  // After one step m̂ = g, v̂ = g², so p -= lr g / (|g| + ε)
+  const [a, b] = stepOnce('adam', {}, [[0.5, -3]]);
+  close(a!, 1 - 0.1 * 0.5 / (0.5 + 1e-8)); close(b!, -2 + 0.1 * 3 / (3 + 1e-8));
+  // two steps, by hand
+  const g1 = 0.5, g2 = -0.25, b1 = 0.9, b2 = 0.999;
+  let m = (1 - b1) * g1, v = (1 - b2) * g1 * g1, p = 1 - 0.1 * (m / (1 - b1)) / (Math.sqrt(v / (1 - b2)) + 1e-8);
+  m = b1 * m + (1 - b1) * g2; v = b2 * v + (1 - b2) * g2 * g2;
+  p -= (0.1 * (m / (1 - b1 ** 2))) / (Math.sqrt(v / (1 - b2 ** 2)) + 1e-8);
+  close(stepOnce('adam', {}, [[g1, 0], [g2, 0]])[0]!, p);
+  const [c] = stepOnce('adamw', { weight_decay: 0.5 }, [[0.5, 0]]);
+  close(c!, 1 - 0.1 * 0.5 / (0.5 + 1e-8) - 0.1 * 0.5 * 1);
+});
+
+test('frozen parameters are refused by an optimizer', () => {
+  const ctx = newContext();
+  const p = ctx.variable([1], { requiresGrad: false, name: 'frozen' });
+  assert.throws(() => new Optimizer({ type: 'sgd', lr: 0.1 }, [p]), /frozen/);
+});
+
+test('clip_norm scales all gradients by one global factor', () => {
+  const ctx = newContext();
+  const [a, b] = clipByGlobalNorm([ctx.constant([3]), ctx.constant([4])], 1) as [Variable, Variable];
+  close(a.item(), 3 / (5 + 1e-6)); close(b.item(), 4 / (5 + 1e-6));
+  const [c] = clipByGlobalNorm([ctx.constant([0.3])], 1) as [Variable];
+  close(c.item(), 0.3);
+});
+
+test('schedules: step, exponential, cosine', () => {
+  close(scheduledLr(0.1, { type: 'constant' }, 7), 0.1);
+  close(scheduledLr(0.1, { type: 'step', step_size: 3, gamma: 0.5 }, 7), 0.025);
+  close(scheduledLr(0.1, { type: 'exponential', gamma: 0.9 }, 2), 0.081);
+  close(scheduledLr(0.1, { type: 'cosine', t_max: 10, min_lr: 0 }, 0), 0.1);
+  close(scheduledLr(0.1, { type: 'cosine', t_max: 10, min_lr: 0.01 }, 5), 0.055);
+  close(scheduledLr(0.1, { type: 'cosine', t_max: 10, min_lr: 0.01 }, 10), 0.01);
+});
+
+test('losses: values by hand, stable at extreme logits', () => {
+  const ctx = newContext();
+  close(hinge(ctx.constant([[2], [0.5], [-1]]), ctx.constant([[1], [1], [1]])).item(), (0 + 0.5 + 2) / 3);
+  close(mse(ctx.constant([1, 2]), ctx.constant([0, 0])).item(), 2.5);
+  close(binaryCrossEntropy(ctx.constant([0]), ctx.constant([1])).item(), Math.log(2));
+  close(binaryCrossEntropy(ctx.constant([1000, -1000]), ctx.constant([1, 0])).item(), 0);
+  close(binaryCrossEntropy(ctx.constant([-1000]), ctx.constant([1])).item(), 1000);
+  close(softmaxCrossEntropy(ctx.constant([[0, 0]]), ctx.constant([[1, 0]])).item(), Math.log(2));
+  close(softmaxCrossEntropy(ctx.constant([[1000, -1000]]), ctx.constant([[0, 1]])).item(), 2000);
+  assert.is(countCorrect('softmax_cross_entropy', [0.1, 0.9, 0.8, 0.2], [0, 1, 0, 1], 2), 1);
+  assert.is(countCorrect('hinge', [0.3, -0.2], [1, 1], 2), 1);
+  assert.is(countCorrect('mse', [0.3], [1], 1), null);
+});
+
+test.run();
