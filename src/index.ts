@@ -3,7 +3,8 @@
  *
  *   import { newContext, grad, gradcheck } from 'rmad';
  */
-export { Context, Variable, newContext, registerGpuBackend } from './engine/variable.js';
+export { Context, Variable, newContext } from './engine/variable.js';
+export { GpuDtypeError, NoGpuError, WebGpuBackend } from './engine/backends/webgpu/index.js';
 export type { ContextOptions, Operand, Value, VariableOptions } from './engine/variable.js';
 export { Gradients, sumToShape } from './engine/autograd.js';
 export type { GradOptions } from './engine/autograd.js';

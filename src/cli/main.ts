@@ -8,9 +8,11 @@ import { EXIT, reportError, setDebug } from './output.js';
 import { trainCommand } from './train.js';
 import { evalCommand, predictCommand } from './use.js';
 import { renderCommand, schemaCommand, validateCommand } from './modelfile.js';
+import { gradcheckCommand } from './gradcheck.js';
+import { graphCommand } from './graph.js';
 
 /** Every command; each file owns its flags' types, so the list only knows them as commands. */
-const commands = [trainCommand, evalCommand, predictCommand, validateCommand, renderCommand, schemaCommand];
+const commands = [trainCommand, evalCommand, predictCommand, validateCommand, renderCommand, schemaCommand, gradcheckCommand, graphCommand];
 
 export async function main(argv: readonly string[]): Promise<void> {
   let code: number = EXIT.ok;

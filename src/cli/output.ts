@@ -3,6 +3,7 @@
  * drawn. Commands parse flags and print; the library underneath never prints.
  */
 import { InputError } from '../errors.js';
+import { GpuDtypeError, NoGpuError } from '../engine/backends/webgpu/index.js';
 
 export const EXIT = { ok: 0, failed: 1, input: 2, interrupted: 130 } as const;
 
@@ -24,6 +25,11 @@ export function reportError(e: unknown): number {
   if (e instanceof InputError) {
     process.stderr.write(`${e.line()}\n`);
     if (debug && e.stack) process.stderr.write(`${e.stack}\n`);
+    return EXIT.input;
+  }
+  // A device the machine lacks, or a dtype it cannot run, is a wrong choice of flags.
+  if (e instanceof NoGpuError || e instanceof GpuDtypeError) {
+    process.stderr.write(`rmad: ${e.message}\n`);
     return EXIT.input;
   }
   const err = e instanceof Error ? e : new Error(String(e));

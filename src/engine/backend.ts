@@ -59,4 +59,32 @@ export interface Backend {
 
   /** True when every element is finite (anomaly mode asks this after each backward rule). */
   allFinite(x: Tensor): boolean;
+
+  /**
+   * Optional: one optimizer update in place, fused into a single pass over the parameter (its
+   * storage and the state's are overwritten). Backends without it get the same update composed
+   * of the kernels above.
+   */
+  optimizerStep?(update: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void;
+}
+
+/**
+ * One optimizer update. `state` holds the momentum buffer (momentum) or the first and second
+ * moments (adam, adamw), zero-initialised by the caller.
+ *   sgd:      g' = g + wd p;  p -= lr g'
+ *   momentum: g' = g + wd p;  v = μ v + g';  p -= lr (nesterov ? g' + μ v : v)
+ *   adam:     g' = g + wd p;  m = β1 m + (1-β1) g';  v = β2 v + (1-β2) g'²;  p -= lr m̂ / (√v̂ + ε)
+ *   adamw:    as adam with g' = g, then p -= lr wd p_old (decoupled decay)
+ * with m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t) at step t (from 1).
+ */
+export interface OptimizerUpdate {
+  type: 'sgd' | 'momentum' | 'adam' | 'adamw';
+  lr: number;
+  weightDecay: number;
+  momentum: number;
+  nesterov: boolean;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  step: number;
 }

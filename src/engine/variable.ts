@@ -6,6 +6,7 @@
  */
 import type { Backend } from './backend.js';
 import { cpu } from './backends/cpu.js';
+import { GpuDtypeError, defaultWebGpuBackend } from './backends/webgpu/index.js';
 import { ContextMismatchError, OpError } from './errors.js';
 import { rules, type Comparison, type Op, type Params } from './primitives.js';
 import {
@@ -38,13 +39,6 @@ export interface ContextOptions {
   name?: string;
 }
 
-type GpuFactory = () => Backend;
-let gpuFactory: GpuFactory | null = null;
-/** Lets the WebGPU backend register itself without the engine importing it eagerly. */
-export function registerGpuBackend(factory: GpuFactory): void {
-  gpuFactory = factory;
-}
-
 export class Context {
   readonly id = nextContextId++;
   readonly backend: Backend;
@@ -62,8 +56,8 @@ export class Context {
     if (typeof device === 'object') this.backend = device;
     else if (device === 'cpu') this.backend = cpu;
     else {
-      if (!gpuFactory) throw new OpError(`newContext: the gpu device is not available in this build; import 'rmad/gpu' first`);
-      this.backend = gpuFactory();
+      if (dtype === 'float64') throw new GpuDtypeError('newContext');
+      this.backend = defaultWebGpuBackend();
     }
   }
 
@@ -194,6 +188,12 @@ export class Variable {
   /** Writes new values into this variable's storage (optimizers use it); bumps the version. */
   update(values: ArrayLike<number>): this {
     this.ctx.backend.write(this._tensor, values);
+    this.version++;
+    return this;
+  }
+
+  /** Records that the value was changed in place (a fused optimizer update did it). */
+  modified(): this {
     this.version++;
     return this;
   }

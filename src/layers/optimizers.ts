@@ -4,6 +4,7 @@
  * no-grad mode, so they work on any backend. Frozen parameters are never given to an
  * optimizer: they get no update, no decay and no state.
  */
+import type { OptimizerUpdate } from '../engine/backend.js';
 import type { Variable } from '../engine/variable.js';
 import type { OptimizerSpec, ScheduleSpec } from '../loaders/spec.js';
 
@@ -48,47 +49,64 @@ export class Optimizer {
     if (!ctx) return;
     const run = (): void => ctx.noGrad(() => {
       const s = this.settings;
-      let gs = grads;
-      if (s.clip_norm !== null) gs = clipByGlobalNorm(gs, s.clip_norm);
+      const gs = s.clip_norm !== null ? clipByGlobalNorm(grads, s.clip_norm) : grads;
       this.steps++;
+      const update: OptimizerUpdate = {
+        type: s.type, lr: this.lr, weightDecay: s.weight_decay, momentum: s.momentum, nesterov: s.nesterov,
+        beta1: s.beta1, beta2: s.beta2, eps: s.eps, step: this.steps,
+      };
+      const fused = ctx.backend.optimizerStep?.bind(ctx.backend);
       this.params.forEach((p, i) => {
-        let g = gs[i]!;
-        const name = p.name ?? `#${i}`;
-        // L2 decay through the gradient (PyTorch's weight_decay), except adamw's decoupled form.
-        if (s.weight_decay > 0 && s.type !== 'adamw') g = g.add(p.mul(s.weight_decay));
-        p.assign(this.updated(name, p, g).tensor);
+        const state = this.stateOf(p, i);
+        if (fused) {
+          fused(update, p.tensor, gs[i]!.tensor, state.map((v) => v.tensor));
+          p.modified();
+        } else {
+          p.assign(composedUpdate(update, p, gs[i]!, state).tensor);
+        }
       });
     });
     if (ctx.profiler) ctx.profiler.during('optimizer', run);
     else run();
   }
 
-  private updated(name: string, p: Variable, g: Variable): Variable {
-    const s = this.settings;
-    const lr = this.lr;
-    switch (s.type) {
-      case 'sgd':
-        return p.sub(g.mul(lr));
-      case 'momentum': {
-        // v = μ v + g; p -= lr v (or lr (g + μ v) with Nesterov), as torch.optim.SGD
-        const prev = this.state.get(name);
-        const v = prev ? prev[0]!.mul(s.momentum).add(g) : g;
-        this.state.set(name, [v]);
-        return p.sub((s.nesterov ? g.add(v.mul(s.momentum)) : v).mul(lr));
-      }
-      case 'adam':
-      case 'adamw': {
-        // m = β1 m + (1-β1) g; v = β2 v + (1-β2) g²; p -= lr m̂ / (√v̂ + ε)
-        const prev = this.state.get(name);
-        const m = prev ? prev[0]!.mul(s.beta1).add(g.mul(1 - s.beta1)) : g.mul(1 - s.beta1);
-        const v = prev ? prev[1]!.mul(s.beta2).add(g.square().mul(1 - s.beta2)) : g.square().mul(1 - s.beta2);
-        this.state.set(name, [m, v]);
-        const mHat = m.div(1 - Math.pow(s.beta1, this.steps));
-        const vHat = v.div(1 - Math.pow(s.beta2, this.steps));
-        let next = p.sub(mHat.div(vHat.sqrt().add(s.eps)).mul(lr));
-        if (s.type === 'adamw' && s.weight_decay > 0) next = next.sub(p.mul(lr * s.weight_decay));
-        return next;
-      }
+  /** The state of parameter i, zero-initialised on first use. */
+  private stateOf(p: Variable, i: number): Variable[] {
+    const name = p.name ?? `#${i}`;
+    let state = this.state.get(name);
+    if (!state) {
+      const count = this.settings.type === 'sgd' ? 0 : this.settings.type === 'momentum' ? 1 : 2;
+      state = Array.from({ length: count }, () => p.ctx.constant(p.ctx.backend.full(p.shape, 0, p.dtype)));
+      this.state.set(name, state);
+    }
+    return state;
+  }
+}
+
+/**
+ * The update of OptimizerUpdate's formulas composed of ordinary kernels, for backends without a
+ * fused optimizerStep. It replaces the state variables' values and returns the new parameter.
+ */
+function composedUpdate(u: OptimizerUpdate, p: Variable, grad: Variable, state: Variable[]): Variable {
+  const g = u.weightDecay > 0 && u.type !== 'adamw' ? grad.add(p.mul(u.weightDecay)) : grad;
+  switch (u.type) {
+    case 'sgd':
+      return p.sub(g.mul(u.lr));
+    case 'momentum': {
+      const v = state[0]!.mul(u.momentum).add(g);
+      state[0]!.assign(v.tensor);
+      return p.sub((u.nesterov ? g.add(v.mul(u.momentum)) : v).mul(u.lr));
+    }
+    case 'adam':
+    case 'adamw': {
+      const m = state[0]!.mul(u.beta1).add(g.mul(1 - u.beta1));
+      const v = state[1]!.mul(u.beta2).add(g.square().mul(1 - u.beta2));
+      state[0]!.assign(m.tensor);
+      state[1]!.assign(v.tensor);
+      const mHat = m.div(1 - Math.pow(u.beta1, u.step));
+      const vHat = v.div(1 - Math.pow(u.beta2, u.step));
+      const next = p.sub(mHat.div(vHat.sqrt().add(u.eps)).mul(u.lr));
+      return u.type === 'adamw' && u.weightDecay > 0 ? next.sub(p.mul(u.lr * u.weightDecay)) : next;
     }
   }
 }

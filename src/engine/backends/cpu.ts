@@ -4,7 +4,7 @@
  * that dominate training (same-shape elementwise, scalar and bias broadcasting, last-axis and
  * first-axis reductions).
  */
-import type { Backend, BinaryOp, ReduceOp, UnaryOp } from '../backend.js';
+import type { Backend, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
 import {
   Tensor, ShapeError, arrayFor, broadcastShapes, reducedShape, sameShape, sizeOf, stridesOf,
   type DType, type Shape, type TypedArray,
@@ -440,6 +440,37 @@ export class CpuBackend implements Backend {
     const a = this.arr(x);
     for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
     return true;
+  }
+
+  optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {
+    const p = this.arr(param), g = this.arr(grad);
+    const n = p.length;
+    const { lr, weightDecay: wd } = u;
+    if (u.type === 'sgd') {
+      for (let i = 0; i < n; i++) p[i]! -= lr * (g[i]! + wd * p[i]!);
+      return;
+    }
+    if (u.type === 'momentum') {
+      const v = this.arr(state[0]!);
+      const mu = u.momentum;
+      for (let i = 0; i < n; i++) {
+        const gi = g[i]! + wd * p[i]!;
+        const vi = (v[i] = mu * v[i]! + gi);
+        p[i]! -= lr * (u.nesterov ? gi + mu * vi : vi);
+      }
+      return;
+    }
+    const m = this.arr(state[0]!), v = this.arr(state[1]!);
+    const { beta1: b1, beta2: b2, eps } = u;
+    const c1 = 1 / (1 - Math.pow(b1, u.step)), c2 = 1 / (1 - Math.pow(b2, u.step));
+    const l2 = u.type === 'adam' ? wd : 0, decoupled = u.type === 'adamw' ? lr * wd : 0;
+    for (let i = 0; i < n; i++) {
+      const pi = p[i]!;
+      const gi = g[i]! + l2 * pi;
+      const mi = (m[i] = b1 * m[i]! + (1 - b1) * gi);
+      const vi = (v[i] = b2 * v[i]! + (1 - b2) * gi * gi);
+      p[i] = pi - (lr * (mi * c1)) / (Math.sqrt(vi * c2) + eps) - decoupled * pi;
+    }
   }
 }
 
