@@ -5,7 +5,7 @@
  */
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
-import { graphNodes, printGraph, toDot } from '../engine/printing.js';
+import { graphNodes, nameVariables, printGraph, toDot } from '../engine/printing.js';
 import type { DType } from '../engine/tensor.js';
 import type { Variable } from '../engine/variable.js';
 import { lossFor } from '../layers/losses.js';
@@ -54,37 +54,18 @@ export function modelGraph(spec: ModelSpec, baseDir: string, batch: number, dtyp
   const cotangent = s.ctx.variable(1, { name: 'dloss' });
   const g = loss.grad(cotangent, { createGraph: true });
   const grads = s.trainable.map((p) => g.variable(p.variable));
-  const names = new Map<Variable, string>([[xv, 'x'], [yv, 'y'], [loss, 'loss'], [cotangent, 'dloss']]);
-  for (const p of s.params) names.set(p.variable, p.name);
-  s.trainable.forEach((p, i) => names.set(grads[i]!, `${p.name}.grad`));
+  const preset = new Map<Variable, string>([[xv, 'x'], [yv, 'y'], [loss, 'loss'], [cotangent, 'dloss']]);
+  for (const p of s.params) preset.set(p.variable, p.name);
+  s.trainable.forEach((p, i) => preset.set(grads[i]!, `${p.name}.grad`));
   const forward = graphNodes([loss]);
   const inForward = new Set(forward);
   // One naming for both prints: a forward value keeps its letter in the backward graph.
-  const all = graphNodes([loss, ...grads]);
-  const used = new Set(names.values());
-  let next = 0;
-  for (const v of all) {
-    if (names.has(v) || v.name !== undefined || (v.isLeaf && !v.requiresGrad && v.rank === 0)) continue;
-    let name: string;
-    do name = letters(next++);
-    while (used.has(name));
-    names.set(v, name);
-  }
+  const names = nameVariables([loss, ...grads], preset);
   return {
     name: spec.name, rows, loss, grads, names,
     forwardOps: forward.filter((v) => v.op),
     backwardOps: graphNodes(grads).filter((v) => v.op && !inForward.has(v)),
   };
-}
-
-/** a, b, ..., z, aa, ab, ...: the names jaxpr gives values. */
-function letters(i: number): string {
-  let s = '';
-  do {
-    s = String.fromCharCode(97 + (i % 26)) + s;
-    i = Math.floor(i / 26) - 1;
-  } while (i >= 0);
-  return s;
 }
 
 function counts(nodes: readonly Variable[]): Map<string, number> {

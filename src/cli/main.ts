@@ -15,6 +15,11 @@ import { graphCommand } from './graph.js';
 const commands = [trainCommand, evalCommand, predictCommand, validateCommand, renderCommand, schemaCommand, gradcheckCommand, graphCommand];
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // A reader that went away (`rmad ... | head`) ends the output, not the program with a trace.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? EXIT.ok);
+    throw e;
+  });
   let code: number = EXIT.ok;
   const parser: Argv = yargs([...argv])
     .scriptName('rmad')

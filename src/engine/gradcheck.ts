@@ -142,9 +142,13 @@ function check(f: Fn, point: Point, wrt: readonly boolean[], options: GradcheckO
     let worst: InputReport['worst'] = null;
     for (let idx = 0; idx < a.length; idx++) {
       const diff = Math.abs(a[idx]! - n[idx]!);
-      const rel = diff / Math.max(Math.abs(n[idx]!), 1e-300);
       if (diff > maxAbs || diff !== diff) maxAbs = diff;
-      if (diff > 0 && (rel > maxRel || rel !== rel)) maxRel = rel;
+      // Relative error only where the derivative is larger than atol: beside a numeric 0 it is
+      // meaningless, and the absolute tolerance decides.
+      if (Math.abs(n[idx]!) > atol) {
+        const rel = diff / Math.abs(n[idx]!);
+        if (rel > maxRel || rel !== rel) maxRel = rel;
+      }
       const excess = diff !== diff ? Infinity : diff - (atol + rtol * Math.abs(n[idx]!));
       if (excess > worstExcess) {
         worstExcess = excess;

@@ -49,25 +49,28 @@ interface Named {
   name: (v: Variable) => string;
 }
 
-function nameNodes(roots: readonly Variable[], options: PrintOptions): Named {
-  const nodes = graphNodes(roots);
-  const names = new Map<Variable, string>(options.names ?? []);
+/**
+ * Names for every node leading to `roots`: those in `preset` keep theirs, then a variable's own
+ * name where it is free, else a, b, c, ... in graph order (as jaxpr names values). Scalar
+ * constants are left out: they print inline as literals.
+ */
+export function nameVariables(roots: readonly Variable[], preset: ReadonlyMap<Variable, string> = new Map()): Map<Variable, string> {
+  const names = new Map<Variable, string>(preset);
   const used = new Set(names.values());
   let counter = 0;
-  const fresh = (): string => {
-    let n: string;
-    do n = letterName(counter++);
-    while (used.has(n));
-    used.add(n);
-    return n;
-  };
-  for (const v of nodes) {
+  for (const v of graphNodes(roots)) {
     if (names.has(v) || isInlineLiteral(v)) continue;
-    const own = v.name && !used.has(v.name) ? v.name : undefined;
-    if (own) used.add(own);
-    names.set(v, own ?? fresh());
+    let name = v.name !== undefined && !used.has(v.name) ? v.name : undefined;
+    while (name === undefined || used.has(name)) name = letterName(counter++);
+    used.add(name);
+    names.set(v, name);
   }
-  return { nodes, name: (v) => (isInlineLiteral(v) ? literal(v) : names.get(v)!) };
+  return names;
+}
+
+function nameNodes(roots: readonly Variable[], options: PrintOptions): Named {
+  const names = nameVariables(roots, options.names);
+  return { nodes: graphNodes(roots), name: (v) => (isInlineLiteral(v) ? literal(v) : names.get(v)!) };
 }
 
 const typed = (v: Variable, name: string): string => `${name}:${formatShape(v.shape, v.dtype)}`;
