@@ -20,11 +20,31 @@ export interface GradOptions {
 
 /** The gradients of one backward pass, looked up per variable. */
 export class Gradients<T extends Value | Variable> {
+  private index: Map<Variable, Variable> | null = null;
+
   constructor(
     private readonly root: Variable,
-    private readonly grads: Map<Variable, Variable>,
+    /** The nodes the walk reached and their gradients (null: none arrived), side by side. */
+    private readonly nodes: readonly Variable[],
+    private readonly grads: readonly (Variable | null)[],
     private readonly asVariables: boolean,
   ) {}
+
+  private lookup(v: Variable): Variable | null {
+    // A few lookups in a small graph are cheaper as a scan than as a map built first.
+    if (this.nodes.length <= 32) {
+      const i = this.nodes.indexOf(v);
+      return i < 0 ? null : this.grads[i]!;
+    }
+    if (!this.index) {
+      this.index = new Map();
+      this.nodes.forEach((n, i) => {
+        const g = this.grads[i];
+        if (g) this.index!.set(n, g);
+      });
+    }
+    return this.index.get(v) ?? null;
+  }
 
   /** d(output)/d(v): a Variable with createGraph, otherwise a number for 0-d and a Tensor else. */
   wrt(v: Variable): T {
@@ -45,7 +65,7 @@ export class Gradients<T extends Value | Variable> {
           : `wrt: ${v.describe()} does not require a gradient: nothing it was computed from does`,
       );
     }
-    const g = this.grads.get(v);
+    const g = this.lookup(v);
     if (g) return g;
     // Not on any path to the output: exactly zero.
     return v.ctx.constant(v.ctx.backend.full(v.shape, 0, v.dtype));
@@ -101,8 +121,6 @@ export function reverseTopological(roots: readonly Variable[], follow: (x: Varia
   return order;
 }
 
-const requiresGrad = (x: Variable): boolean => x.requiresGrad;
-
 /** Sums the axes along which `g` was broadcast from `shape`, then drops the extra leading axes. */
 export function sumToShape(g: Variable, shape: readonly number[]): Variable {
   if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
@@ -115,47 +133,86 @@ export function sumToShape(g: Variable, shape: readonly number[]): Variable {
   return summed.reshape(shape);
 }
 
+/** Walks are numbered; a node's walk fields are valid while they carry the current number. */
+let walkCounter = 0;
+
 export function backward(root: Variable, pull: Variable | null, createGraph: boolean): Gradients<Value> & Gradients<Variable> {
   const ctx = root.ctx;
-  const grads = new Map<Variable, Variable>();
-  const result = new Gradients(root, grads, createGraph) as Gradients<Value> & Gradients<Variable>;
-  if (!root.requiresGrad) return result;
+  type Result = Gradients<Value> & Gradients<Variable>;
+  if (!root.requiresGrad) return new Gradients(root, [], [], createGraph) as Result;
   const seed = pull ? sumToShape(pull.broadcastTo(root.shape), root.shape) : ctx.constant(ctx.backend.full(root.shape, 1, root.dtype));
-  grads.set(root, seed);
-  const order = reverseTopological([root], requiresGrad);
+
+  // Pass 1: the nodes leading to the root, each with the number of its consumers among them.
+  // The counts live on the nodes (no map): walks never interleave, rules do not start walks.
+  const walk = ++walkCounter;
+  const nodes: Variable[] = [root];
+  root.walk = walk;
+  root.walkConsumers = 0;
+  root.walkGrad = null;
+  const stack: Variable[] = [root];
+  while (stack.length > 0) {
+    const inputs = stack.pop()!.inputs;
+    if (!inputs) continue;
+    for (const x of inputs) {
+      if (!x.requiresGrad) continue;
+      if (x.walk === walk) {
+        x.walkConsumers++;
+        continue;
+      }
+      x.walk = walk;
+      x.walkConsumers = 1;
+      x.walkGrad = null;
+      nodes.push(x);
+      stack.push(x);
+    }
+  }
+
+  // Pass 2: a node propagates once every consumer has added its share (Kahn's algorithm).
+  root.walkGrad = seed;
+  const ready: Variable[] = [root];
   const was = ctx.recording;
   ctx.recording = createGraph;
   const prof = ctx.profiler;
   const phase = prof?.phase;
   if (prof) prof.phase = 'backward';
   try {
-    for (const node of order) {
-      const g = grads.get(node);
-      if (!g || node.op === null) continue;
-      const inputs = node.inputs!;
-      const versions = node.inputVersions!;
-      for (let i = 0; i < inputs.length; i++) {
-        if (inputs[i]!.version !== versions[i]) throw staleInput(inputs[i]!, node, versions[i]!);
+    while (ready.length > 0) {
+      const node = ready.pop()!;
+      const inputs = node.inputs;
+      if (!inputs) continue;
+      const g = node.walkGrad;
+      if (g && node.op !== null) {
+        const versions = node.inputVersions!;
+        const needs: boolean[] = new Array(inputs.length);
+        for (let i = 0; i < inputs.length; i++) {
+          if (inputs[i]!.version !== versions[i]) throw staleInput(inputs[i]!, node, versions[i]!);
+          needs[i] = inputs[i]!.requiresGrad;
+        }
+        const inputGrads = rules[node.op].backward(g, inputs, node, node.params as never, needs);
+        for (let i = 0; i < inputs.length; i++) {
+          const gi = inputGrads[i];
+          if (!gi || !needs[i]) continue;
+          const x = inputs[i]!;
+          const reduced = sumToShape(gi, x.shape);
+          if (ctx.detectAnomaly && !ctx.backend.allFinite(reduced.tensor)) throw anomaly(node, i, reduced);
+          x.walkGrad = x.walkGrad ? x.walkGrad.add(reduced) : reduced;
+        }
       }
-      const needs = inputs.map((x) => x.requiresGrad);
-      const inputGrads = rules[node.op].backward(g, inputs, node, node.params as never, needs);
-      for (let i = 0; i < inputs.length; i++) {
-        const gi = inputGrads[i];
-        const x = inputs[i]!;
-        if (!gi || !needs[i]) continue;
-        const reduced = sumToShape(gi, x.shape);
-        if (ctx.detectAnomaly && !ctx.backend.allFinite(reduced.tensor)) throw anomaly(node, i, reduced);
-        const prev = grads.get(x);
-        grads.set(x, prev ? prev.add(reduced) : reduced);
+      for (const x of inputs) {
+        if (x.requiresGrad && --x.walkConsumers === 0) ready.push(x);
       }
-      // Intermediate gradients are no longer needed once propagated, unless asked for later
-      // through wrt(); keeping them costs memory only for the lifetime of the Gradients object.
     }
   } finally {
     ctx.recording = was;
     if (prof) prof.phase = phase!;
   }
-  return result;
+  // Move the gradients off the nodes, so the graph does not keep them alive.
+  const grads = nodes.map((n) => {
+    const g = n.walkGrad;
+    n.walkGrad = null;
+    return g;
+  });
+  return new Gradients(root, nodes, grads, createGraph) as Result;
 }
 
 function staleInput(input: Variable, node: Variable, saved: number): VersionError {

@@ -129,6 +129,10 @@ export class Variable {
   name: string | undefined;
   /** Bumped each time the value is replaced; recorded graphs check it (see autograd.ts). */
   version = 0;
+  /** The walker's bookkeeping during a backward pass (autograd.ts); meaningless outside one. */
+  walk = 0;
+  walkConsumers = 0;
+  walkGrad: Variable | null = null;
 
   constructor(
     readonly ctx: Context,
