@@ -17,6 +17,7 @@ export { Tensor, ShapeError, formatShape } from './engine/tensor.js';
 export type { DType, Shape, NestedArray, TypedArray } from './engine/tensor.js';
 export type { Backend, UnaryOp, BinaryOp, ReduceOp } from './engine/backend.js';
 export { CpuBackend, cpu } from './engine/backends/cpu.js';
+export { FastCpuBackend, fastCpu } from './engine/backends/fast-cpu.js';
 export { rules } from './engine/primitives.js';
 export type { Op, Params, Rule } from './engine/primitives.js';
 export { AnomalyError, ContextMismatchError, FrozenError, OpError, VersionError } from './engine/errors.js';

@@ -5,7 +5,7 @@
  * other object graph.
  */
 import type { Backend } from './backend.js';
-import { cpu } from './backends/cpu.js';
+import { fastCpu } from './backends/fast-cpu.js';
 import { GpuDtypeError, defaultWebGpuBackend } from './backends/webgpu/index.js';
 import { ContextMismatchError, OpError } from './errors.js';
 import { rules, type Comparison, type Op, type Params } from './primitives.js';
@@ -54,7 +54,7 @@ export class Context {
     this.name = options.name;
     const device = options.device ?? 'cpu';
     if (typeof device === 'object') this.backend = device;
-    else if (device === 'cpu') this.backend = cpu;
+    else if (device === 'cpu') this.backend = fastCpu;
     else {
       if (dtype === 'float64') throw new GpuDtypeError('newContext');
       this.backend = defaultWebGpuBackend();
