@@ -115,6 +115,17 @@ test('--json prints one JSON event per line on stdout', () => {
   assert.is(events[1].metrics.epoch, 1);
 });
 
+test('--profile prints time and calls per op by phase, the share outside kernels and peak memory', () => {
+  const dir = workspace({ 'data.csv': csv, 'm.yaml': model() });
+  const r = rmad(['train', 'm.yaml', '--profile', '--out', 'run'], dir);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /phase\s+op\s+calls\s+total ms\s+mean µs/);
+  assert.match(r.stdout, /\nforward\s+matmul\s+\d+\s/);
+  assert.match(r.stdout, /\nbackward\s+matmul\s+\d+\s/);
+  assert.match(r.stdout, /\noptimizer\s+adam \(fused\)\s+\d+\s/);
+  assert.match(r.stdout, /\d+\.\d% outside kernels .*; peak memory \d+ MiB resident/);
+});
+
 test('validate, render and schema', () => {
   const dir = workspace({ 'm.yaml': model(), 'bad.yaml': model().replace('units: 3', 'unit: 3') });
   const ok = rmad(['validate', 'm.yaml'], dir);

@@ -59,7 +59,9 @@ export class Optimizer {
       this.params.forEach((p, i) => {
         const state = this.stateOf(p, i);
         if (fused) {
+          const prof = ctx.profiler, t0 = prof ? prof.now() : 0;
           fused(update, p.tensor, gs[i]!.tensor, state.map((v) => v.tensor));
+          if (prof) prof.record(`${s.type} (fused)`, prof.now() - t0, p.tensor);
           p.modified();
         } else {
           p.assign(composedUpdate(update, p, gs[i]!, state).tensor);
