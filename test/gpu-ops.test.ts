@@ -4,7 +4,7 @@
 // Also one model trained with --device gpu gives the CPU's metrics.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Rng, newContext, type Context, type Variable } from '../src/index.js';
+import { Rng, gradcheck, newContext, rules, type Context, type Variable } from '../src/index.js';
 import { NoGpuError, defaultWebGpuBackend } from '../src/engine/backends/webgpu/index.js';
 import { drawInputs, primitiveChecks, type InputSpec } from '../src/engine/checks.js';
 import { layerChecks, lossChecks } from '../src/layers/checks.js';
@@ -59,6 +59,24 @@ if (available) {
       });
     });
   }
+
+  test('gradcheck on the gpu: float32 analytic gradients against float64 differences, both orders', () => {
+    for (const c of [...primitiveChecks.filter((p) => ['matmul', 'tanh', 'logSumExp'].includes(p.name)), ...layerChecks.filter((l) => l.name.startsWith('lstm'))]) {
+      const specs = c.inputs.random;
+      const values = drawInputs(specs, new Rng(3).fork(c.name)).map((v, i) => cpuCtx.tensor(v, specs[i]!.shape));
+      for (const order of [1, 2] as const) {
+        const r = gradcheck(c.f, values, { order, device: 'gpu', wrt: specs.map((sp) => !sp.constant) });
+        assert.ok(r.ok, `${c.name} order ${order}: ${r.message}`);
+      }
+    }
+    const original = rules.tanh.backward;
+    rules.tanh.backward = (g, _x, y) => [g.mul(y)];
+    try {
+      assert.not.ok(gradcheck((x: Variable) => x.tanh(), [[0.3, -0.5]], { device: 'gpu' }).ok, 'a wrong rule is caught on the gpu');
+    } finally {
+      rules.tanh.backward = original;
+    }
+  });
 
   test('a model trained with device gpu reaches the metrics of the cpu', async () => {
     const { spec, baseDir } = loadModelFile(new URL('../../models/mlp.yaml', import.meta.url).pathname, ['train.epochs=5']);

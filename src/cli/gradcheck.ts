@@ -21,6 +21,7 @@ export interface GradcheckArgs {
   batch: number;
   mode: 'auto' | 'full' | 'fast';
   set?: string[];
+  device: 'cpu' | 'gpu';
 }
 
 const shape = (s: readonly number[]): string => `[${s.join(',')}]`;
@@ -113,7 +114,8 @@ export const gradcheckCommand: CommandModule<object, GradcheckArgs> = {
       .option('only', { type: 'string', describe: "the built-in check of this name ('sin', 'loss hinge'), or those whose name contains it ('lstm', 'dense(')", requiresArg: true })
       .option('batch', { type: 'number', default: 8, describe: 'rows of a model file\'s train data in the loss', requiresArg: true })
       .option('mode', { choices: ['auto', 'full', 'fast'] as const, default: 'auto' as const, describe: `model files: full Jacobians, or random projections vᵀJu (auto: fast above ${FAST_ABOVE} trainable parameters)` })
-      .option('set', { type: 'string', array: true, describe: 'override a model file setting: --set model.layers.hidden1.units=32', requiresArg: true }) as Argv<GradcheckArgs>,
+      .option('set', { type: 'string', array: true, describe: 'override a model file setting: --set model.layers.hidden1.units=32', requiresArg: true })
+      .option('device', { choices: ['cpu', 'gpu'] as const, default: 'cpu' as const, describe: 'where analytic gradients are computed (gpu: in float32, against float64 differences, atol 1e-3 rtol 1e-2)' }) as Argv<GradcheckArgs>,
   handler: (args) => {
     if (!Number.isInteger(args.seed) || args.seed < 0) throw new InputError(`--seed takes a whole number >= 0, got ${args.seed}`, '--seed');
     if (!Number.isInteger(args.batch) || args.batch < 1) throw new InputError(`--batch takes a whole number >= 1, got ${args.batch}`, '--batch');
@@ -133,7 +135,7 @@ export const gradcheckCommand: CommandModule<object, GradcheckArgs> = {
       if (filter && !builtinChecks().some((c) => filter(`${c.kind} ${c.name}`))) {
         throw new InputError(`'${args.only}' matches no check; names look like 'primitive matmul(aᵀ)', 'layer gru(output=all)', 'loss hinge'`, '--only');
       }
-      results.push(...runBuiltinChecks({ orders: parseOrders(args.order, [1, 2]), seed: args.seed, filter, onResult: emit }));
+      results.push(...runBuiltinChecks({ orders: parseOrders(args.order, [1, 2]), seed: args.seed, filter, onResult: emit, device: args.device }));
       if (!json) {
         process.stdout.write(`${builtinTable(results)}\n(shapes in parentheses are constants: labels and masks, not differentiated)\n`);
       }
@@ -143,7 +145,7 @@ export const gradcheckCommand: CommandModule<object, GradcheckArgs> = {
       // Every file is read and validated before any check runs, so a typo fails at once.
       const loaded = files.map((file) => ({ file, ...loadModelFile(file, args.set ?? []) }));
       for (const { file, spec, baseDir } of loaded) {
-        const check = checkModel(spec, baseDir, { file, orders, batch: args.batch, seed: args.seed, mode: args.mode, onResult: emit });
+        const check = checkModel(spec, baseDir, { file, orders, batch: args.batch, seed: args.seed, mode: args.mode, onResult: emit, device: args.device });
         results.push(...check.results);
         if (!json) {
           process.stdout.write(`${file} (${check.name}): loss of ${check.rows} train rows, float64; ${check.frozen} frozen parameters; ${check.reason}\n`);

@@ -20,6 +20,13 @@ export interface GradcheckOptions {
   fast?: boolean;
   /** Seed of the random projections and of order 2's random cotangent. */
   seed?: number;
+  /**
+   * Where the analytic gradients are computed. `gpu` has no float64, so they are computed there
+   * in float32 and compared with float64 central differences on the CPU, with tolerances fit
+   * for float32 as defaults (atol 1e-3, rtol 1e-2 instead of 1e-5 and 1e-3: second
+   * derivatives of float32 programs lose about four of its seven digits).
+   */
+  device?: 'cpu' | 'gpu';
 }
 
 export interface InputReport {
@@ -122,15 +129,22 @@ function numericJacobians(ctx: Context, f: Fn, point: Point, wrt: readonly boole
   });
 }
 
+/** The context analytic gradients are computed in. */
+function analyticContext(options: GradcheckOptions): Context {
+  return options.device === 'gpu' ? newContext('float32', { device: 'gpu' }) : newContext('float64');
+}
+
 function check(f: Fn, point: Point, wrt: readonly boolean[], options: GradcheckOptions, order: 1 | 2): GradcheckReport {
-  const eps = options.eps ?? 1e-6, atol = options.atol ?? 1e-5, rtol = options.rtol ?? 1e-3;
+  const gpu = options.device === 'gpu';
+  const eps = options.eps ?? 1e-6, atol = options.atol ?? (gpu ? 1e-3 : 1e-5), rtol = options.rtol ?? (gpu ? 1e-2 : 1e-3);
   const ctx = newContext('float64');
+  const actx = gpu ? analyticContext(options) : ctx;
   if (options.fast) {
-    const fast = fastCheck(ctx, f, point, wrt, eps, atol, rtol, options.seed ?? 0);
+    const fast = fastCheck(actx, ctx, f, point, wrt, eps, atol, rtol, options.seed ?? 0);
     if (fast) return { ...fast, order };
   }
-  const first = analyticJacobians(ctx, f, point, wrt);
-  const second = analyticJacobians(ctx, f, point, wrt);
+  const first = analyticJacobians(actx, f, point, wrt);
+  const second = analyticJacobians(actx, f, point, wrt);
   const nondeterministic = first.jac.some((j, i) => j.some((v, k) => !Object.is(v, second.jac[i]![k])));
   const m = first.shape.reduce((a, b) => a * b, 1);
   const numeric = numericJacobians(ctx, f, point, wrt, eps, m);
@@ -170,12 +184,12 @@ function check(f: Fn, point: Point, wrt: readonly boolean[], options: GradcheckO
 }
 
 /** vᵀJu both ways; returns a passing report, or null to fall back to the full check. */
-function fastCheck(ctx: Context, f: Fn, point: Point, wrt: readonly boolean[], eps: number, atol: number, rtol: number, seed: number): GradcheckReport | null {
+function fastCheck(actx: Context, ctx: Context, f: Fn, point: Point, wrt: readonly boolean[], eps: number, atol: number, rtol: number, seed: number): GradcheckReport | null {
   const rng = new Rng(seed).fork('gradcheck-fast');
-  const { y, xs } = evaluate(ctx, f, point, wrt);
+  const { y, xs } = evaluate(actx, f, point, wrt);
   const v = Float64Array.from({ length: y.size }, () => rng.normal());
   const u = point.values.map((x, i) => Float64Array.from({ length: x.length }, () => (wrt[i] ? rng.normal() : 0)));
-  const g = y.grad(ctx.tensor(v, y.shape));
+  const g = y.grad(actx.tensor(v, y.shape));
   let analytic = 0;
   xs.forEach((x, i) => {
     if (!wrt[i]) return;
@@ -203,8 +217,7 @@ function fastCheck(ctx: Context, f: Fn, point: Point, wrt: readonly boolean[], e
 
 /** Order 2: gradcheck of (x..., u) -> ∂(u·f(x))/∂x, flattened and joined, with u random. */
 function gradgradcheck(f: Fn, point: Point, wrt: readonly boolean[], options: GradcheckOptions): GradcheckReport {
-  const ctx = newContext('float64');
-  const y0 = evaluate(ctx, f, point, wrt).y;
+  const y0 = evaluate(newContext('float64'), f, point, wrt).y;
   const rng = new Rng(options.seed ?? 0).fork('gradgradcheck');
   const u = Float64Array.from({ length: y0.size }, () => rng.normal());
   const n = point.values.length;

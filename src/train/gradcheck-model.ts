@@ -149,6 +149,8 @@ export interface BuiltinCheckOptions {
   /** Runs only the checks this accepts, given `kind name` (`primitive sin`, `layer lstm(output=all)`). */
   filter?: (label: string) => boolean;
   onResult?: (r: CheckResult) => void;
+  /** Where the analytic gradients are computed (gpu: float32, see GradcheckOptions.device). */
+  device?: 'cpu' | 'gpu';
 }
 
 interface Builtin {
@@ -182,7 +184,7 @@ export function runBuiltinChecks(options: BuiltinCheckOptions): CheckResult[] {
       const tensors: Tensor[] = values.map((v, i) => scratch.tensor(v, specs[i]!.shape));
       for (const order of options.orders) {
         const started = performance.now();
-        const report = gradcheck(check.f, tensors, { order, seed, wrt: specs.map((s) => !s.constant) });
+        const report = gradcheck(check.f, tensors, { order, seed, wrt: specs.map((s) => !s.constant), device: options.device });
         const r = toResult(report, { kind: check.kind, name: check.name, op: check.op, file: null, argNames: check.args, range, mode: 'full' }, performance.now() - started);
         results.push(r);
         options.onResult?.(r);
@@ -203,6 +205,7 @@ export interface ModelCheckOptions {
   mode?: 'auto' | 'full' | 'fast';
   fastAbove?: number;
   onResult?: (r: CheckResult) => void;
+  device?: 'cpu' | 'gpu';
 }
 
 export interface ModelCheck {
@@ -288,7 +291,7 @@ export function checkModel(spec: ModelSpec, baseDir: string, options: ModelCheck
         continue;
       }
       const started = performance.now();
-      const report = gradcheck(f, values, { order, seed: options.seed ?? 0, fast: mode === 'fast', wrt: slots.map((_, j) => j === i) });
+      const report = gradcheck(f, values, { order, seed: options.seed ?? 0, fast: mode === 'fast', wrt: slots.map((_, j) => j === i), device: options.device });
       const r = toResult(report, meta, performance.now() - started);
       // Only the parameter under check is an argument of interest; the rest are held constant.
       push({ ...r, args: r.args.filter((_, j) => j === i || j >= slots.length) });
