@@ -18,6 +18,14 @@ if [ "${1:-}" = prepare ]; then
   bash ../shared/gpu/prepare.sh
   rm -rf .gpu/modules && mkdir -p .gpu/modules/webgpu
   (cd node_modules/webgpu && cp -r package.json index.js LICENSE.md ../../.gpu/modules/webgpu/)
+  # The command line's own dependencies travel too (small), without the compiler and test tools.
+  rm -rf .gpu/node_modules && mkdir -p .gpu/node_modules
+  for dep in yargs yaml csv-parse cli-progress; do
+    npm ls --parseable --all --omit=dev "$dep" 2>/dev/null | grep node_modules | while read -r dir; do
+      rel=${dir#"$PWD/node_modules/"}
+      mkdir -p ".gpu/node_modules/$(dirname "$rel")" && cp -r "$dir" ".gpu/node_modules/$rel"
+    done
+  done
   du -sh .gpu dist
   exit 0
 fi
@@ -29,15 +37,46 @@ fi
 if [ ! -f node_modules/webgpu/index.js ] && [ -d .gpu/modules/webgpu ]; then
   mkdir -p node_modules && cp -rn .gpu/modules/webgpu node_modules/
 fi
+[ -d .gpu/node_modules ] && mkdir -p node_modules && cp -rn .gpu/node_modules/. node_modules/
 out=${OUT:-/tmp}/gpu.jsonl
 sizes=${SIZES:-1024,2048,4096}
 : > "$out"
+batch=${BATCH:-4096}
 node dist/bench/gpu-bench.js --sizes "$sizes" ${QUICK:+--quick} | tee -a "$out"
+node dist/bench/gpu-w4.js --batch "$batch" ${QUICK:+--quick} | tee -a "$out"
+# The command a user types, end to end on the GPU.
+node bin/rmad train models/digits.yaml --device gpu --json --out "${OUT:-/tmp}/digits-gpu" ${QUICK:+--set train.epochs=2} |
+  tail -n 1 | tee -a "$out"
 
 if ! python3 -c 'import torch' 2>/dev/null; then
   echo '{"workload":"W3","peer":"pytorch","param":null,"metric":"gflops","value":null,"ok":false,"info":{"skipped":"python3 cannot import torch on this machine"}}' | tee -a "$out"
   exit 0
 fi
+BATCH=$batch QUICK=${QUICK:-} python3 - <<'PY' | tee -a "$out"
+# W4's step in PyTorch at the same batch (torch.optim.Adam, cross entropy, loss read each step).
+import json, os, statistics, time
+import torch
+cuda = torch.cuda.is_available()
+dev = torch.device("cuda" if cuda else "cpu")
+torch.backends.cuda.matmul.allow_tf32 = False
+b = int(os.environ["BATCH"])
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(), torch.nn.Linear(128, 10)).to(dev)
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+X = torch.rand(b, 784, device=dev); y = torch.randint(0, 10, (b,), device=dev)
+def step():
+    opt.zero_grad(); loss = torch.nn.functional.cross_entropy(model(X), y); loss.backward(); opt.step(); return loss.item()
+for _ in range(3): step()
+t = time.perf_counter(); step(); one = (time.perf_counter() - t) * 1e3
+iters = max(1, round(50 / max(one, 1e-3))); samples = []
+for _ in range(3 if os.environ.get("QUICK") else 7):
+    t = time.perf_counter()
+    for _ in range(iters): step()
+    samples.append((time.perf_counter() - t) * 1e3 / iters)
+print(json.dumps({"workload": "W4", "peer": "pytorch-cuda" if cuda else "pytorch-cpu", "param": f"784-256-128-10,b{b}", "metric": "ms_per_step",
+                  "value": round(statistics.median(samples), 4), "ok": True,
+                  "info": {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "torch": torch.__version__, "iters": iters}}), flush=True)
+PY
 SIZES=$sizes QUICK=${QUICK:-} python3 - <<'PY' | tee -a "$out"
 # W3 on PyTorch with W3's data, timing and check, as gpu-bench.ts does it.
 import json, os, statistics, time
