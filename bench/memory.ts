@@ -3,33 +3,13 @@
  * prints RSS every 200 steps, so a per-step leak shows as a climb. Run `node dist/bench/memory.js`.
  */
 import { newContext } from '../src/index.js';
-import { softmaxCrossEntropy } from '../src/layers/losses.js';
-import { Optimizer } from '../src/layers/optimizers.js';
+import { D, w4Step } from './workloads.js';
 
-const D = (await import(new URL('../../bench/common/data.mjs', import.meta.url).href)) as typeof import('./common/data.mjs');
-const cfg = D.W4cfg.big;
-const d = D.w4Data(cfg);
-const ctx = newContext('float32');
-const X = ctx.constant(d.X, [cfg.batch, cfg.sizes[0]!]);
-const Y = ctx.constant(d.Y, [cfg.batch, 10]);
-const params = d.layers.map((L) => ({
-  W: ctx.variable(D.transpose(L.W, L.nout, L.nin), { shape: [L.nin, L.nout] }),
-  b: ctx.variable(L.b, { shape: [L.nout] }),
-}));
-const all = params.flatMap((p) => [p.W, p.b]);
-const opt = new Optimizer({ type: 'adam', lr: 1e-3 }, all);
+const train = w4Step(newContext('float32'), D.W4cfg.big);
 const steps = Number(process.argv[2] ?? 2000);
 const rows: { step: number; rssMiB: number; heapMiB: number }[] = [];
 for (let step = 1; step <= steps; step++) {
-  let h = X;
-  params.forEach((p, l) => {
-    h = h.matmul(p.W).add(p.b);
-    if (l < params.length - 1) h = h.relu();
-  });
-  const loss = softmaxCrossEntropy(h, Y);
-  const g = loss.grad();
-  opt.step(all.map((p) => g.variable(p)));
-  loss.item();
+  train();
   if (step % 200 === 0) {
     const m = process.memoryUsage();
     rows.push({ step, rssMiB: +(m.rss / 2 ** 20).toFixed(1), heapMiB: +(m.heapUsed / 2 ** 20).toFixed(1) });

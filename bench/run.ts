@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { newContext, type Context, type Variable } from '../src/index.js';
 import { Optimizer } from '../src/layers/optimizers.js';
 import { softmaxCrossEntropy } from '../src/layers/losses.js';
+import { D, denseParams, mlpForward, w4Step } from './workloads.js';
 import { version } from '../src/version.js';
 
-const D = (await import(new URL('../../bench/common/data.mjs', import.meta.url).href)) as typeof import('./common/data.mjs');
 const PEER = 'rmad';
 /** `--name value` or `--name=value`. */
 function flag(name: string): string | undefined {
@@ -50,23 +50,6 @@ async function trainMeasure(workload: string, param: string, step: () => number,
   const r = await D.measure(() => { losses.push(step()); }, { warmup: 3, samples: 7, iters: 'auto', targetMs: 50, capMs: 8000 });
   const ok = D.checkLosses(workload, losses) && losses.every(Number.isFinite);
   D.emit(workload, PEER, param, 'ms_per_step', r.ms, ok, { ...base, samples: r.samples, iters: r.iters, loss0: losses[0], loss1: losses[1], lossLast: losses[losses.length - 1], ...extra });
-}
-
-/** Dense layers as [in, out] weights, as the workloads allow (transposed once at set-up). */
-function denseParams(ctx: Context, layers: { nin: number; nout: number; W: Float32Array; b: Float32Array }[]) {
-  return layers.map((L, i) => ({
-    W: ctx.variable(D.transpose(L.W, L.nout, L.nin), { shape: [L.nin, L.nout], name: `W${i}` }),
-    b: ctx.variable(L.b, { shape: [L.nout], name: `b${i}` }),
-  }));
-}
-
-function mlpForward(x: Variable, params: { W: Variable; b: Variable }[]): Variable {
-  let h = x;
-  params.forEach((p, l) => {
-    h = h.matmul(p.W).add(p.b);
-    if (l < params.length - 1) h = h.relu();
-  });
-  return h;
 }
 
 // ------------------------------------------------------------------ W2
@@ -111,19 +94,7 @@ for (const key of ['big', 'small'] as const) {
   const param = `${cfg.sizes.join('-')},b${cfg.batch}`;
   await D.guarded(cfg.name, PEER, param, 'ms_per_step', async () => {
     if (!D.selected(cfg.name)) return;
-    const d = D.w4Data(cfg);
-    const ctx = context();
-    const X = ctx.constant(d.X, [cfg.batch, cfg.sizes[0]!]);
-    const Y = ctx.constant(d.Y, [cfg.batch, 10]);
-    const params = denseParams(ctx, d.layers);
-    const all = params.flatMap((p) => [p.W, p.b]);
-    const opt = new Optimizer({ type: 'adam', lr: D.W4cfg.lr, beta1: D.W4cfg.beta1, beta2: D.W4cfg.beta2, eps: D.W4cfg.eps }, all);
-    const step = () => {
-      const loss = softmaxCrossEntropy(mlpForward(X, params), Y);
-      const g = loss.grad();
-      opt.step(all.map((p) => g.variable(p)));
-      return loss.item();
-    };
+    const step = w4Step(context(), cfg);
     await trainMeasure(cfg.name, param, step);
   });
 }

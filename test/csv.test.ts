@@ -1,23 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { fileURLToPath } from 'node:url';
-import { InputError } from '../src/errors.js';
 import { closestName, parseCsv, readCsv } from '../src/loaders/csv.js';
+import { inputError } from './helpers.js';
 
 const fixtures = fileURLToPath(new URL('../../test/fixtures/data/', import.meta.url));
 const datasets = fileURLToPath(new URL('../../datasets/', import.meta.url));
 
-/** Runs `f`, requires an InputError, and returns it for the caller to inspect. */
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  assert.unreachable('expected an InputError, nothing was thrown');
-  throw new Error('unreachable');
-}
 
 test('text target: classes in sorted order, features default to every other column', () => {
   const t = readCsv(`${fixtures}animals.csv`, { target: 'kind' });

@@ -5,23 +5,13 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/engine/random.js';
-import { InputError } from '../src/errors.js';
 import { applyNormalizer, loadData, splitCounts, type LoadedData } from '../src/loaders/dataset.js';
 import type { CsvDataSpec, DataSpec, GeneratorDataSpec } from '../src/loaders/spec.js';
+import { inputError } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'rmad-dataset-'));
 
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  assert.unreachable('expected an InputError, nothing was thrown');
-  throw new Error('unreachable');
-}
 
 const iris = (over: Partial<CsvDataSpec> = {}): CsvDataSpec => ({
   source: 'csv',

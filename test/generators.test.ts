@@ -1,22 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../src/engine/random.js';
-import { InputError } from '../src/errors.js';
 import { generate, generatorParams, generators } from '../src/loaders/generators.js';
 import type { GeneratorName } from '../src/loaders/spec.js';
+import { inputError } from './helpers.js';
 
 const names = Object.keys(generatorParams) as GeneratorName[];
 
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  assert.unreachable('expected an InputError, nothing was thrown');
-  throw new Error('unreachable');
-}
 
 const bytes = (a: Float64Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 

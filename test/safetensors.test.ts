@@ -5,25 +5,15 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InputError } from '../src/errors.js';
 import { writeFileAtomic } from '../src/loaders/atomic.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../src/loaders/safetensors.js';
+import { inputError } from './helpers.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const script = join(root, 'scripts/safetensors_ref.py');
 const fixture = join(root, 'test/fixtures/data/reference.safetensors');
 const dir = mkdtempSync(join(tmpdir(), 'rmad-safetensors-'));
 
-function inputError(f: () => unknown): InputError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof InputError) return err;
-    throw err;
-  }
-  assert.unreachable('expected an InputError, nothing was thrown');
-  throw new Error('unreachable');
-}
 
 /** What scripts/safetensors_ref.py writes (values exact in float32 where the dtype is F32). */
 const REFERENCE = {
