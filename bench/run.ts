@@ -5,10 +5,9 @@
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { newContext, type Context, type Variable } from '../src/index.js';
+import { newContext, type Context } from '../src/index.js';
 import { Optimizer } from '../src/layers/optimizers.js';
-import { softmaxCrossEntropy } from '../src/layers/losses.js';
-import { D, denseParams, mlpForward, w4Step } from './workloads.js';
+import { D, denseParams, mlpForward, w4Step, w5Step } from './workloads.js';
 import { version } from '../src/version.js';
 
 const PEER = 'rmad';
@@ -102,26 +101,7 @@ for (const key of ['big', 'small'] as const) {
 // ------------------------------------------------------------------ W5
 await D.guarded('W5', PEER, 'rnn-T50-b32-h128', 'ms_per_step', async () => {
   if (!D.selected('W5')) return;
-  const c = D.W5cfg;
-  const d = D.w5Data();
-  const ctx = context();
-  const Xs = Array.from({ length: c.T }, (_, t) => ctx.constant(d.X.subarray(t * c.batch * c.nin, (t + 1) * c.batch * c.nin), [c.batch, c.nin]));
-  const Y = ctx.constant(d.Y, [c.batch, c.nout]);
-  const Wxh = ctx.variable(D.transpose(d.Wxh, c.hidden, c.nin), { shape: [c.nin, c.hidden] });
-  const Whh = ctx.variable(D.transpose(d.Whh, c.hidden, c.hidden), { shape: [c.hidden, c.hidden] });
-  const bh = ctx.variable(d.bh, { shape: [c.hidden] });
-  const Why = ctx.variable(D.transpose(d.Why, c.nout, c.hidden), { shape: [c.hidden, c.nout] });
-  const by = ctx.variable(d.by, { shape: [c.nout] });
-  const all = [Wxh, Whh, bh, Why, by];
-  const opt = new Optimizer({ type: 'sgd', lr: c.lr }, all);
-  const step = () => {
-    let h: Variable = ctx.constant(new Float32Array(c.batch * c.hidden), [c.batch, c.hidden]);
-    for (let t = 0; t < c.T; t++) h = Xs[t]!.matmul(Wxh).add(h.matmul(Whh)).add(bh).tanh();
-    const loss = softmaxCrossEntropy(h.matmul(Why).add(by), Y);
-    const g = loss.grad();
-    opt.step(all.map((p) => g.variable(p)));
-    return loss.item();
-  };
+  const step = w5Step(context());
   await trainMeasure('W5', 'rnn-T50-b32-h128', step);
 });
 

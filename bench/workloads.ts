@@ -46,3 +46,26 @@ export function w4Step(ctx: Context, cfg: import('./common/data.mjs').W4Config):
     return loss.item();
   };
 }
+
+/** W5's training step: a tanh RNN unrolled over 50 steps, softmax cross entropy, SGD. */
+export function w5Step(ctx: Context): () => number {
+  const c = D.W5cfg;
+  const d = D.w5Data();
+  const Xs = Array.from({ length: c.T }, (_, t) => ctx.constant(d.X.subarray(t * c.batch * c.nin, (t + 1) * c.batch * c.nin), [c.batch, c.nin]));
+  const Y = ctx.constant(d.Y, [c.batch, c.nout]);
+  const Wxh = ctx.variable(D.transpose(d.Wxh, c.hidden, c.nin), { shape: [c.nin, c.hidden] });
+  const Whh = ctx.variable(D.transpose(d.Whh, c.hidden, c.hidden), { shape: [c.hidden, c.hidden] });
+  const bh = ctx.variable(d.bh, { shape: [c.hidden] });
+  const Why = ctx.variable(D.transpose(d.Why, c.nout, c.hidden), { shape: [c.hidden, c.nout] });
+  const by = ctx.variable(d.by, { shape: [c.nout] });
+  const all = [Wxh, Whh, bh, Why, by];
+  const opt = new Optimizer({ type: 'sgd', lr: c.lr }, all);
+  return () => {
+    let h: Variable = ctx.constant(new Float32Array(c.batch * c.hidden), [c.batch, c.hidden]);
+    for (let t = 0; t < c.T; t++) h = Xs[t]!.matmul(Wxh).add(h.matmul(Whh)).add(bh).tanh();
+    const loss = softmaxCrossEntropy(h.matmul(Why).add(by), Y);
+    const g = loss.grad();
+    opt.step(all.map((p) => g.variable(p)));
+    return loss.item();
+  };
+}

@@ -154,7 +154,7 @@ function offsetsFor(shape: Shape, strides: readonly number[]): Int32Array {
 }
 
 /** Whether `small` equals the trailing axes of `big` (ignoring leading 1s of `small`). */
-function isTrailing(small: Shape, big: Shape): boolean {
+export function isTrailing(small: Shape, big: Shape): boolean {
   let s = 0;
   while (s < small.length && small[s] === 1) s++;
   const tail = small.length - s;
@@ -175,7 +175,8 @@ const SLAB_MAX_ITEM = 64 * 1024;
 let slab = new ArrayBuffer(SLAB_BYTES);
 let slabOffset = 0;
 
-function output(dtype: DType, n: number): TypedArray {
+/** A kernel output of `n` elements: from a slab when small, else an array of its own. */
+export function output(dtype: DType, n: number): TypedArray {
   const bytes = n * (dtype === 'float32' ? 4 : 8);
   if (bytes > SLAB_MAX_ITEM || bytes < 64) return arrayFor(dtype, n);
   if (slabOffset + bytes > SLAB_BYTES) {

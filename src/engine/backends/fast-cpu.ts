@@ -1,11 +1,50 @@
 /**
- * The CPU backend contexts use: the reference backend (cpu.ts) with its matrix product replaced
- * by WebAssembly SIMD kernels, on worker threads for large products. Everything it overrides is
- * tested against the reference on random shapes (test/fast-cpu.test.ts).
+ * The CPU backend contexts use: the reference backend (cpu.ts) with WebAssembly SIMD kernels
+ * where they measure faster: the matrix product (on worker threads for large ones), the fused
+ * optimizer update, and for float32 exp, log, tanh, sigmoid, add, sub, mul and div in their
+ * common forms and sums over leading axes. float64 elementwise ops stay on the reference's
+ * exact Math.* loops; float64 optimizer updates and float32 arithmetic and sums give the
+ * reference's results bit for bit; the float32 transcendentals are within 1 or 2 ulps
+ * (wasm/elementwise.ts) and float32 optimizer updates are computed in float32
+ * (wasm/optimizer.ts). Everything it overrides is tested against the reference
+ * (test/fast-cpu.test.ts, test/fast-cpu-elementwise.test.ts).
  */
-import { Tensor, arrayFor } from '../tensor.js';
-import { CpuBackend, matmulDims } from './cpu.js';
+import type { BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
+import { Tensor, arrayFor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape } from '../tensor.js';
+import { CpuBackend, isTrailing, matmulDims, output } from './cpu.js';
 import { matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
+import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
+import { CHUNK, binaryF32, optimizerUpdate, sumRowsF32, unaryF32 } from './wasm/streaming.js';
+
+/**
+ * Fewest elements for which a kernel goes to WebAssembly: below, the fixed cost of a call
+ * (copies, views, the call itself: 0.1 to 0.4 us) outweighs what it saves. Measured with
+ * `node dist/bench/kernels.js`: the transcendentals break even at 8 to 16 elements, the
+ * arithmetic ops and the optimizer updates between 64 and 128, column sums below 256.
+ */
+const MIN_UNARY = 16;
+const MIN_BINARY = 128;
+const MIN_OPTIMIZER = 128;
+const MIN_REDUCE = 256;
+
+const fastUnary: { readonly [K in UnaryOp]?: FastUnaryOp } = { exp: 'exp', log: 'log', tanh: 'tanh', sigmoid: 'sigmoid' };
+const fastBinary: { readonly [K in BinaryOp]?: FastBinaryOp } = { add: 'add', sub: 'sub', mul: 'mul', div: 'div' };
+
+/** Outputs of the elementwise kernels come from the reference's slabs (cpu.ts says why). */
+const output32 = (n: number): Float32Array => output('float32', n) as Float32Array;
+
+/** The form of a float32 binary op the WebAssembly kernels take, if any, and its output shape. */
+function binaryForm(op: BinaryOp, a: Tensor, b: Tensor): { form: BinaryForm; shape: Shape } | undefined {
+  if (sameShape(a.shape, b.shape)) return { form: 'same', shape: a.shape };
+  const shape = broadcastShapes(a.shape, b.shape, op);
+  const n = sizeOf(shape);
+  if (b.size === 1 && n === a.size) return { form: 'scalarB', shape };
+  if (a.size === 1 && n === b.size) return { form: 'scalarA', shape };
+  // A repeating operand shorter than 8 would leave most lanes of each row's vectors idle.
+  if (n === a.size && b.size >= 8 && b.size <= CHUNK && isTrailing(b.shape, shape)) return { form: 'trailingB', shape };
+  if (n === b.size && a.size >= 8 && a.size <= CHUNK && isTrailing(a.shape, shape)) return { form: 'trailingA', shape };
+  return undefined;
+}
 
 export class FastCpuBackend extends CpuBackend {
   override matmul(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor {
@@ -21,6 +60,49 @@ export class FastCpuBackend extends CpuBackend {
       else matmulF64Parallel(at as Float64Array, bt as Float64Array, m, k, n, transposeA, transposeB, ct as Float64Array);
     }
     return this.make([...batchShape, m, n], a.dtype, out);
+  }
+
+  override unary(op: UnaryOp, x: Tensor): Tensor {
+    const fast = fastUnary[op];
+    if (fast === undefined || x.dtype !== 'float32' || x.size < MIN_UNARY) return super.unary(op, x);
+    const out = output32(x.size);
+    unaryF32(fast, this.read(x) as Float32Array, out);
+    return this.make(x.shape, x.dtype, out);
+  }
+
+  override binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+    const fast = fastBinary[op];
+    if (fast === undefined || a.dtype !== 'float32' || b.dtype !== 'float32' || Math.max(a.size, b.size) < MIN_BINARY) {
+      return super.binary(op, a, b);
+    }
+    const how = binaryForm(op, a, b);
+    if (!how) return super.binary(op, a, b);
+    const out = output32(sizeOf(how.shape));
+    binaryF32(fast, how.form, this.read(a) as Float32Array, this.read(b) as Float32Array, out);
+    return this.make(how.shape, 'float32', out);
+  }
+
+  /**
+   * float32 sums over leading or middle axes (bias gradients, batch means) in WebAssembly,
+   * with the reference's float64 accumulation in the same order: identical results. Sums
+   * along the last axis keep the reference's loop.
+   */
+  override reduce(op: ReduceOp, x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
+    if (op !== 'sum' || x.dtype !== 'float32' || axes.length === 0 || x.size < MIN_REDUCE) return super.reduce(op, x, axes, keepdims);
+    const first = axes[0]!, last = axes[axes.length - 1]!;
+    if (last - first !== axes.length - 1) return super.reduce(op, x, axes, keepdims);
+    const inner = sizeOf(x.shape.slice(last + 1));
+    if (inner < 8 || inner > CHUNK) return super.reduce(op, x, axes, keepdims);
+    const outer = sizeOf(x.shape.slice(0, first)), rows = sizeOf(x.shape.slice(first, last + 1));
+    const out = output32(outer * inner);
+    sumRowsF32(this.read(x) as Float32Array, outer, rows, inner, out);
+    return this.make(reducedShape(x.shape, axes, keepdims), 'float32', out);
+  }
+
+  override optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {
+    const same = grad.dtype === param.dtype && state.every((s) => s.dtype === param.dtype);
+    if (!same || param.size < MIN_OPTIMIZER) return super.optimizerStep(u, param, grad, state);
+    optimizerUpdate(u, this.read(param), this.read(grad), state.map((s) => this.read(s)));
   }
 }
 

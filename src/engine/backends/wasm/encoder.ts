@@ -1,6 +1,7 @@
 /**
- * A tiny WebAssembly binary encoder: just enough of the format to assemble the matrix-product
- * kernels at load time, so the package ships no .wasm file and needs no toolchain.
+ * A tiny WebAssembly binary encoder: just enough of the format to assemble the matrix-product,
+ * elementwise and optimizer kernels at load time, so the package ships no .wasm file and
+ * needs no toolchain.
  *
  * A module here has one imported memory (env.memory), a list of functions, and exports them
  * all by name. A function body is written with `Code`, one method per instruction, in the
@@ -137,12 +138,46 @@ export class Code {
     for (const lane of lanes) this.bytes.push(lane);
     return this;
   }
+  /** A 128-bit constant from its 16 bytes (little-endian lanes). */
+  v128Const(bytes: Uint8Array): this {
+    this.simd(0x0c);
+    for (const b of bytes) this.bytes.push(b);
+    return this;
+  }
+  /** v128 constants with `value` in every lane. */
+  f32x4(value: number): this { return this.v128Const(new Uint8Array(new Float32Array(4).fill(value).buffer)); }
+  i32x4(value: number): this { return this.v128Const(new Uint8Array(new Int32Array(4).fill(value).buffer)); }
+  /** Loads 8 bytes into the low half of a vector, zeroing the high half. */
+  v128Load64Zero(offset = 0): this { return this.simd(0x5d).memarg(8, offset); }
+  /** A SIMD instruction without immediates, by its text-format name (see SIMD_OPS). */
+  v(name: SimdOp): this { return this.simd(SIMD_OPS[name]); }
   /** Lane-wise a + b for 4 x f32 (width 4) or 2 x f64 (width 8). */
   vadd(width: 4 | 8): this { return this.simd(width === 4 ? 0xe4 : 0xf0); }
   vmul(width: 4 | 8): this { return this.simd(width === 4 ? 0xe6 : 0xf2); }
   /** Relaxed SIMD: pops a, b, c and pushes a*b + c, fused or not as the hardware prefers. */
   vmadd(width: 4 | 8): this { return this.simd(width === 4 ? 0x105 : 0x107); }
 }
+
+/**
+ * The SIMD instructions without immediates that the kernels use, by their text-format names,
+ * with their opcodes (the LEB128 number after the 0xfd prefix). Shifts pop the vector, then
+ * an i32 shift count. pmin(a, b) is b < a ? b : a and pmax(a, b) is a < b ? b : a (one x64
+ * instruction each, and NaN in a passes through); min and max order NaN and -0 as IEEE does.
+ * Spec: https://webassembly.github.io/spec/core/binary/instructions.html#vector-instructions
+ */
+export const SIMD_OPS = {
+  'f32x4.splat': 0x13, 'f64x2.splat': 0x14,
+  'f32x4.eq': 0x41, 'f32x4.lt': 0x43, 'f32x4.gt': 0x44, 'f32x4.ge': 0x46,
+  'v128.and': 0x4e, 'v128.or': 0x50, 'v128.bitselect': 0x52,
+  'f64x2.promote_low_f32x4': 0x5f,
+  'i32x4.shl': 0xab, 'i32x4.shr_s': 0xac, 'i32x4.add': 0xae, 'i32x4.sub': 0xb1,
+  'f32x4.abs': 0xe0, 'f32x4.neg': 0xe1, 'f32x4.sqrt': 0xe3, 'f32x4.add': 0xe4, 'f32x4.sub': 0xe5,
+  'f32x4.mul': 0xe6, 'f32x4.div': 0xe7, 'f32x4.min': 0xe8, 'f32x4.max': 0xe9, 'f32x4.pmin': 0xea, 'f32x4.pmax': 0xeb,
+  'f64x2.abs': 0xec, 'f64x2.neg': 0xed, 'f64x2.sqrt': 0xef, 'f64x2.add': 0xf0, 'f64x2.sub': 0xf1,
+  'f64x2.mul': 0xf2, 'f64x2.div': 0xf3, 'f64x2.min': 0xf4, 'f64x2.max': 0xf5, 'f64x2.pmin': 0xf6, 'f64x2.pmax': 0xf7,
+  'f32x4.convert_i32x4_s': 0xfa,
+} as const;
+export type SimdOp = keyof typeof SIMD_OPS;
 
 export interface FunctionDef {
   readonly name: string;

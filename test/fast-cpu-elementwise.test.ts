@@ -1,0 +1,293 @@
+// The fast CPU backend's WebAssembly elementwise kernels and fused optimizer updates against
+// the plain TypeScript reference backend: random and extreme inputs, odd lengths, lengths of
+// several chunks, every form of the binary ops, every optimizer type in both dtypes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { BinaryOp, OptimizerUpdate, UnaryOp } from '../src/engine/backend.js';
+import type { BinaryForm, FastBinaryOp, FastUnaryOp } from '../src/engine/backends/wasm/elementwise.js';
+import { CHUNK, binaryF32, optimizerUpdate, unaryF32 } from '../src/engine/backends/wasm/streaming.js';
+import { Rng, cpu, fastCpu, type DType } from '../src/index.js';
+
+const lengths = [1, 3, 7, 8, 17, 64, 129, 1001, 4099, CHUNK + 5, 2 * CHUNK + 17];
+
+/** Inputs that break approximations: zeros, infinities, NaN, subnormals, the edges of exp's range. */
+const extremes = [
+  0, -0, Infinity, -Infinity, NaN, 1e-45, -1e-45, 1.1754942e-38, -1.1754942e-38, 1.17549435e-38, 2 ** -149 * 3,
+  1e-30, -1e-30, 2 ** -12, 1e-7, 0.625, -0.625, 0.62500006, 1, -1, 9.01, -9.01, 9.02, 44, -44, 87.33, 88.72, 88.73, 89,
+  -87.33, -103.2, -103.97, -104, -105, 103.9, 104, 105, 1e10, -1e10, 3.4028235e38, -3.4028235e38,
+];
+
+/** Distance in representable float32 values (both finite). */
+const bits = new Int32Array(1), asFloat = new Float32Array(bits.buffer);
+function ordered(x: number): number {
+  asFloat[0] = x;
+  const i = bits[0]!;
+  return i < 0 ? -2147483648 - i : i;
+}
+
+/** float32 inputs: a uniform range, random bit patterns over all of float32, the extremes. */
+function inputs(n: number, rng: Rng): Float32Array {
+  const x = new Float32Array(n), u = new Uint32Array(x.buffer);
+  for (let i = 0; i < n; i++) {
+    const kind = i % 3;
+    if (kind === 0) x[i] = rng.range(-12, 12);
+    else if (kind === 1) u[i] = rng.nextU32();
+    else x[i] = extremes[rng.int(extremes.length)]!;
+  }
+  return x;
+}
+
+/** Stated accuracy (elementwise.ts): ulps of the reference, which is Math.* rounded to float32. */
+const ulps: { [op: string]: number } = { exp: 1, log: 1, tanh: 1, sigmoid: 2 };
+
+/**
+ * The backend's op, or for lengths the backend leaves to the reference (under 16 elements),
+ * the kernel itself, so that short odd lengths exercise it too.
+ */
+function fastUnary(op: UnaryOp, x: Float32Array): ArrayLike<number> {
+  if (x.length >= 16) return fastCpu.unary(op, fastCpu.fromData(x, [x.length], 'float32')).data();
+  const out = new Float32Array(x.length);
+  unaryF32(op as FastUnaryOp, x, out);
+  return out;
+}
+
+function agreeUnary(op: UnaryOp, x: Float32Array, where: string): void {
+  const ref = cpu.unary(op, cpu.fromData(x, [x.length], 'float32')).data();
+  const fast = fastUnary(op, x);
+  for (let i = 0; i < x.length; i++) {
+    const r = ref[i]!, f = fast[i]!;
+    const ok = r !== r ? f !== f
+      : r === 0 || !Number.isFinite(r) ? Object.is(r, f)
+      : Number.isFinite(f) && Math.abs(ordered(r) - ordered(f)) <= ulps[op]!;
+    if (!ok) assert.unreachable(`${op}(${x[i]}) ${where}: ${f}, reference ${r}`);
+  }
+}
+
+for (const op of ['exp', 'log', 'tanh', 'sigmoid'] as UnaryOp[]) {
+  test(`float32 ${op}: within ${ulps[op]} ulp of the reference on random, extreme and odd-length inputs`, () => {
+    const rng = new Rng(11).fork(op);
+    for (const n of lengths) agreeUnary(op, inputs(n, rng), `(length ${n})`);
+    agreeUnary(op, Float32Array.from(extremes), '(extremes)');
+  });
+
+  test(`float32 ${op}: a dense sweep of all float32 bit patterns`, () => {
+    // Every 1021st pattern: each exponent of both signs gets about 8000 inputs.
+    const stride = 1021, batch = 1 << 18;
+    const x = new Float32Array(batch), u = new Uint32Array(x.buffer);
+    for (let start = 0; start < 2 ** 32; start += batch * stride) {
+      let len = 0;
+      for (let v = start; len < batch && v < 2 ** 32; v += stride) u[len++] = v;
+      agreeUnary(op, x.subarray(0, len), `(sweep from ${start})`);
+    }
+  });
+
+  test(`float64 ${op} stays on the exact Math.* path`, () => {
+    const rng = new Rng(12).fork(op);
+    const x = Array.from({ length: 1001 }, (_, i) => (i % 2 ? rng.range(-30, 30) : extremes[i % extremes.length]!));
+    const ref = cpu.unary(op, cpu.fromData(x, [x.length], 'float64')).data();
+    const fast = fastCpu.unary(op, fastCpu.fromData(x, [x.length], 'float64')).data();
+    for (let i = 0; i < x.length; i++) assert.ok(Object.is(fast[i], ref[i]), `${op}(${x[i]}): ${fast[i]} vs ${ref[i]}`);
+  });
+}
+
+test('unaryF32 computes in place of a longer array view, chunk by chunk', () => {
+  const x = new Float32Array(CHUNK * 2 + 9).map((_, i) => (i % 17) - 8);
+  const out = new Float32Array(x.length);
+  unaryF32('tanh', x.subarray(5), out.subarray(5));
+  for (let i = 0; i < 5; i++) assert.is(out[i], 0);
+  for (let i = 5; i < x.length; i++) assert.ok(Math.abs(ordered(out[i]!) - ordered(Math.fround(Math.tanh(x[i]!)))) <= 1);
+});
+
+/** Identical results, NaN for NaN: float32 arithmetic is correctly rounded either way. */
+function agreeBinary(op: BinaryOp, dtype: DType, aShape: number[], bShape: number[], rng: Rng): void {
+  const size = (s: number[]): number => s.reduce((p, q) => p * q, 1);
+  const a = inputs(size(aShape), rng), b = inputs(size(bShape), rng);
+  const ref = cpu.binary(op, cpu.fromData(a, aShape, dtype), cpu.fromData(b, bShape, dtype));
+  const fast = fastCpu.binary(op, fastCpu.fromData(a, aShape, dtype), fastCpu.fromData(b, bShape, dtype));
+  assert.equal([...fast.shape], [...ref.shape]);
+  const r = ref.data(), f = fast.data();
+  for (let i = 0; i < r.length; i++) {
+    if (!(Object.is(r[i], f[i]) || (r[i] !== r[i] && f[i] !== f[i]))) {
+      assert.unreachable(`${dtype} ${op} [${aShape}] [${bShape}] at ${i}: ${f[i]}, reference ${r[i]}`);
+    }
+  }
+}
+
+test('binary kernels at lengths under the backend threshold equal the reference', () => {
+  const rng = new Rng(18);
+  for (const op of ['add', 'sub', 'mul', 'div'] as FastBinaryOp[]) {
+    for (const n of [1, 3, 4, 7, 9]) {
+      const a = inputs(n, rng), b = inputs(n, rng), s = inputs(1, rng);
+      const check = (form: BinaryForm, x: Float32Array, y: Float32Array, xs: number[], ys: number[]) => {
+        const r = cpu.binary(op, cpu.fromData(x, xs, 'float32'), cpu.fromData(y, ys, 'float32')).data();
+        const f = new Float32Array(r.length);
+        binaryF32(op, form, x, y, f);
+        for (let i = 0; i < r.length; i++) assert.ok(Object.is(r[i], f[i]) || (r[i] !== r[i] && f[i] !== f[i]), `${op} ${form} length ${n} at ${i}`);
+      };
+      check('same', a, b, [n], [n]);
+      check('scalarB', a, s, [n], [1]);
+      check('scalarA', s, b, [1], [n]);
+      const rows = inputs(3 * n, rng);
+      check('trailingB', rows, b, [3, n], [n]);
+      check('trailingA', a, rows, [n], [3, n]);
+    }
+  }
+});
+
+for (const op of ['add', 'sub', 'mul', 'div'] as BinaryOp[]) {
+  test(`float32 ${op}: every form equals the reference exactly`, () => {
+    const rng = new Rng(13).fork(op);
+    for (const n of lengths) {
+      agreeBinary(op, 'float32', [n], [n], rng); // same shape
+      agreeBinary(op, 'float32', [n], [1], rng); // scalar on the right
+      agreeBinary(op, 'float32', [1, 1], [n, 1], rng); // scalar on the left
+    }
+    // Biases over the trailing axes, on either side, of widths that fill vectors or not.
+    for (const m of [8, 10, 13, 128, 1000]) {
+      for (const rows of [1, 3, 64, Math.ceil((2 * CHUNK) / m) + 1]) {
+        agreeBinary(op, 'float32', [rows, m], [m], rng);
+        agreeBinary(op, 'float32', [1, m], [rows, m], rng);
+      }
+    }
+    agreeBinary(op, 'float32', [2, 3, 40], [3, 40], rng);
+    // Forms the kernels do not take fall back to the reference.
+    agreeBinary(op, 'float32', [30, 1], [1, 40], rng);
+    agreeBinary(op, 'float32', [30, 4], [4], rng);
+    agreeBinary(op, 'float32', [40, 30], [40, 1], rng);
+    agreeBinary(op, 'float32', [2, CHUNK + 1], [CHUNK + 1], rng);
+  });
+}
+
+test('float64 binary ops are untouched', () => {
+  const rng = new Rng(14);
+  for (const op of ['add', 'sub', 'mul', 'div'] as BinaryOp[]) {
+    agreeBinary(op, 'float64', [1001], [1001], rng);
+    agreeBinary(op, 'float64', [100, 10], [10], rng);
+  }
+});
+
+test('float32 sums over leading and middle axes equal the reference exactly', () => {
+  const rng = new Rng(17);
+  const cases: [number[], number[]][] = [
+    [[32, 128], [0]], [[64, 10], [0]], [[4, 5, 16], [1]], [[3, 4, 5, 8], [1, 2]], [[7, 9, 13], [0, 1]],
+    [[300, 100], [0]], [[2, 40, 1000], [1]], [[3, CHUNK], [0]], [[2, 3, 11], [1]],
+    // Not taken by the kernel: the last axis, non-adjacent axes, a row over a chunk long.
+    [[32, 128], [1]], [[4, 5, 16], [0, 2]], [[2, CHUNK + 1], [0]],
+  ];
+  for (const [shape, axes] of cases) {
+    for (const keepdims of [false, true]) {
+      // Finite values of many magnitudes, so that the order of summation shows in the roundings.
+      const x = Float32Array.from({ length: shape.reduce((p, q) => p * q, 1) }, () => rng.normal() * 10 ** rng.range(-3, 3));
+      if (shape.length === 2 && shape[0] === 64) x.set([Infinity, NaN, -Infinity, -0], 0);
+      const ref = cpu.reduce('sum', cpu.fromData(x, shape, 'float32'), axes, keepdims);
+      const fast = fastCpu.reduce('sum', fastCpu.fromData(x, shape, 'float32'), axes, keepdims);
+      assert.equal([...fast.shape], [...ref.shape]);
+      const r = ref.data(), f = fast.data();
+      for (let i = 0; i < r.length; i++) {
+        if (!(Object.is(r[i], f[i]) || (r[i] !== r[i] && f[i] !== f[i]))) assert.unreachable(`[${shape}] axes [${axes}] at ${i}: ${f[i]} vs ${r[i]}`);
+      }
+    }
+  }
+});
+
+// ------------------------------------------------------------------ optimizer
+
+const updates: [string, Partial<OptimizerUpdate>][] = [
+  ['sgd', { type: 'sgd' }],
+  ['sgd + decay', { type: 'sgd', weightDecay: 0.01 }],
+  ['momentum', { type: 'momentum', weightDecay: 0.01 }],
+  ['nesterov', { type: 'momentum', nesterov: true }],
+  ['adam', { type: 'adam' }],
+  ['adam + L2', { type: 'adam', weightDecay: 0.01 }],
+  ['adamw', { type: 'adamw', weightDecay: 0.01 }],
+];
+const base: OptimizerUpdate = { type: 'sgd', lr: 0.01, weightDecay: 0, momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0 };
+const STEPS = 5;
+
+/**
+ * For each array an update writes (parameter, then state), the sum of the magnitudes of the
+ * terms that form each element, from the inputs of the step: a handful of float32 roundings
+ * err by at most a few 2^-24 of it, however much the terms cancel.
+ */
+function termMagnitudes(u: OptimizerUpdate, p: ArrayLike<number>, g: ArrayLike<number>, state: ArrayLike<number>[]): Float64Array[] {
+  const n = p.length, wd = u.weightDecay;
+  const out = Array.from({ length: 1 + state.length }, () => new Float64Array(n));
+  const c1 = 1 / (1 - u.beta1 ** u.step), c2 = 1 / (1 - u.beta2 ** u.step);
+  for (let i = 0; i < n; i++) {
+    const P = Math.abs(p[i]!), G = Math.abs(g[i]!);
+    if (u.type === 'sgd') {
+      out[0]![i] = P + u.lr * (G + wd * P);
+    } else if (u.type === 'momentum') {
+      const V = u.momentum * Math.abs(state[0]![i]!) + G + wd * P;
+      out[1]![i] = V;
+      out[0]![i] = P + u.lr * (G + wd * P + V + u.momentum * V);
+    } else {
+      const l2 = u.type === 'adam' ? wd : 0, d = u.type === 'adamw' ? u.lr * wd : 0;
+      const Gd = G + l2 * P;
+      const M = u.beta1 * Math.abs(state[0]![i]!) + (1 - u.beta1) * Gd;
+      const gd = g[i]! + l2 * p[i]!;
+      const v = u.beta2 * state[1]![i]! + (1 - u.beta2) * gd * gd;
+      out[1]![i] = M;
+      out[2]![i] = u.beta2 * state[1]![i]! + (1 - u.beta2) * Gd * Gd;
+      out[0]![i] = P + (2 * u.lr * c1 * M) / (Math.sqrt(v * c2) + u.eps) + d * P;
+    }
+  }
+  return out;
+}
+
+/**
+ * STEPS updates with both backends; before each, the fast backend's arrays are set to the
+ * reference's, so each step is compared from the same start. Calls `check` with each step's
+ * results.
+ */
+function compareUpdates(
+  u: OptimizerUpdate, dtype: DType, n: number, rng: Rng,
+  check: (ref: ArrayLike<number>[], fast: ArrayLike<number>[], magnitudes: Float64Array[]) => void,
+): void {
+  const count = u.type === 'sgd' ? 0 : u.type === 'momentum' ? 1 : 2;
+  const make = (be: typeof cpu, data?: ArrayLike<number>) => (data ? be.fromData(data, [n], dtype) : be.full([n], 0, dtype));
+  const p0 = Array.from({ length: n }, (_, i) => (i % 50 === 0 ? 0 : rng.range(-1, 1)));
+  const ref = [make(cpu, p0), ...Array.from({ length: count }, () => make(cpu))];
+  const fast = [make(fastCpu, p0), ...Array.from({ length: count }, () => make(fastCpu))];
+  for (let t = 1; t <= STEPS; t++) {
+    const g = Array.from({ length: n }, (_, i) => (i % 37 === 0 ? 0 : rng.normal() * 10 ** rng.range(-6, 1)));
+    ref.forEach((r, j) => fastCpu.write(fast[j]!, r.data()));
+    const before = ref.map((r) => Float64Array.from(r.data()));
+    const step = { ...u, step: t };
+    cpu.optimizerStep(step, ref[0]!, cpu.fromData(g, [n], dtype), ref.slice(1));
+    const grad = fastCpu.fromData(g, [n], dtype);
+    // Under the backend's threshold (128 elements), the kernel itself.
+    if (n >= 128) fastCpu.optimizerStep(step, fast[0]!, grad, fast.slice(1));
+    else optimizerUpdate(step, fastCpu.read(fast[0]!), fastCpu.read(grad), fast.slice(1).map((x) => fastCpu.read(x)));
+    check(ref.map((x) => x.data()), fast.map((x) => x.data()), termMagnitudes(step, before[0]!, Float32Array.from(g), before.slice(1)));
+  }
+}
+
+for (const [name, settings] of updates) {
+  test(`optimizer ${name} float64: identical to the reference, step by step`, () => {
+    const rng = new Rng(15).fork(name);
+    for (const n of [1, 7, 64, 1001, CHUNK + 3]) {
+      compareUpdates({ ...base, ...settings }, 'float64', n, rng, (ref, fast) => {
+        ref.forEach((r, j) => {
+          for (let i = 0; i < n; i++) if (!Object.is(fast[j]![i], r[i])) assert.unreachable(`length ${n}, array ${j}, [${i}]: ${fast[j]![i]} vs ${r[i]}`);
+        });
+      });
+    }
+  });
+
+  test(`optimizer ${name} float32: each step within 8 * 2^-24 of its terms' magnitudes`, () => {
+    const rng = new Rng(16).fork(name);
+    for (const n of [1, 7, 64, 1001, CHUNK + 3]) {
+      compareUpdates({ ...base, ...settings }, 'float32', n, rng, (ref, fast, magnitudes) => {
+        ref.forEach((r, j) => {
+          for (let i = 0; i < n; i++) {
+            const err = Math.abs(fast[j]![i]! - r[i]!), bound = 8 * 2 ** -24 * magnitudes[j]![i]! + 2 ** -149;
+            if (!(err <= bound)) assert.unreachable(`length ${n}, array ${j}, [${i}]: ${fast[j]![i]} vs ${r[i]} (error ${err}, bound ${bound})`);
+          }
+        });
+      });
+    }
+  });
+}
+
+test.run();
