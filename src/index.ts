@@ -24,3 +24,4 @@ export { AnomalyError, ContextMismatchError, FrozenError, OpError, VersionError 
 export { Profiler } from './engine/profile.js';
 export { Rng } from './engine/random.js';
 export * from './engine/functions.js';
+export * from './engine/rewrite/index.js';

@@ -6,6 +6,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
 import { graphNodes, nameVariables, printGraph, toDot } from '../engine/printing.js';
+import { compileValueAndGrad, printIR, trace, type Graph as IRGraph, type Node as IRNode } from '../engine/rewrite/index.js';
 import type { DType } from '../engine/tensor.js';
 import type { Variable } from '../engine/variable.js';
 import { lossFor } from '../layers/losses.js';
@@ -23,6 +24,7 @@ export interface GraphArgs {
   dtype: DType;
   set?: string[];
   seed?: number;
+  optimize?: boolean;
 }
 
 export interface ModelGraph {
@@ -119,11 +121,50 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
       .option('format', { choices: ['text', 'dot'] as const, default: 'text' as const, describe: 'jaxpr-like text, or Graphviz DOT (dot -Tsvg)' })
       .option('part', { choices: ['forward', 'backward', 'both'] as const, default: 'both' as const, describe: 'which graph to print' })
       .option('batch', { type: 'number', default: 4, describe: 'rows of train data in the batch', requiresArg: true })
-      .option('dtype', { choices: ['float32', 'float64'] as const, default: 'float32' as const, describe: 'the precision the graph is recorded in' }) as Argv<GraphArgs>,
+      .option('dtype', { choices: ['float32', 'float64'] as const, default: 'float32' as const, describe: 'the precision the graph is recorded in' })
+      .option('optimize', { type: 'boolean', describe: 'print the training step before and after the rewrite rules and fusion (what train --compile runs), the rules that fired and op counts (text only)' }) as Argv<GraphArgs>,
   handler: (args) => {
     if (!Number.isInteger(args.batch) || args.batch < 1) throw new InputError(`--batch takes a whole number >= 1, got ${args.batch}`, '--batch');
     const { spec, baseDir } = specFor(args);
+    if (args.optimize) return void process.stdout.write(optimizedStepText(spec, baseDir, args.batch, args.dtype));
     const mg = modelGraph(spec, baseDir, args.batch, args.dtype);
     process.stdout.write(args.format === 'dot' ? graphDot(mg, args.part) : graphText(mg, args.part));
   },
 };
+
+// ------------------------------------------------------------------ --optimize (src/engine/rewrite)
+
+/**
+ * The training step (the loss and its gradients) of `batch` train rows traced as the eager code
+ * records it, then as `rmad train --compile` runs it: rewritten and fused. Both as IR text, with
+ * the rules that fired and the op counts of each.
+ */
+export function optimizedStepText(spec: ModelSpec, baseDir: string, batch: number, dtype: DType): string {
+  const s = setup(spec, baseDir, dtype);
+  const { x, y, rows } = trainRows(s, batch);
+  const xv = s.ctx.constant(x, [rows, ...s.model.inputShape]);
+  const yv = s.ctx.constant(y, [rows, ...s.model.outputShape]);
+  const lossFn = lossFor(spec.loss);
+  const params = s.trainable.map((p) => p.variable);
+  const before = trace((xb, yb) => {
+    const loss = lossFn(s.model.forward(xb), yb);
+    const g = loss.grad({ createGraph: true });
+    return [loss, ...params.map((p) => g.variable(p))];
+  }, [xv, yv]);
+  const after = compileValueAndGrad((xb, yb) => lossFn(s.model.forward(xb), yb), params).compiled(xv, yv);
+  const names = (g: IRGraph) => new Map<IRNode, string>([[g.inputs[0]!, 'x'], [g.inputs[1]!, 'y'], [g.outputs[0]!, 'loss'], ...s.trainable.map((p, i) => [g.outputs[i + 1]!, `${p.name}.grad`] as [IRNode, string])]);
+  const nb = before.countOps(), na = after.graph.countOps();
+  const ops = [...new Set([...nb.keys(), ...na.keys()])];
+  const fired = [...after.report.fired].map(([rule, n]) => [rule, n]);
+  return [
+    `# ${spec.name}: the training step (the loss and its ${params.length} gradients) for ${rows} train rows, as recorded: ${before.ops().length} op nodes`,
+    printIR(before, { names: names(before) }), '',
+    `# after rewriting and fusion (what rmad train --compile runs): ${after.graph.ops().length} op nodes`,
+    printIR(after.graph, { names: names(after.graph) }), '',
+    `# rules fired (forward pass, then the whole step)`,
+    fired.length ? table(['rule', 'times'], fired) : '(none)', '',
+    '# op counts',
+    table(['op', 'before', 'after'], [...ops.map((op) => [op, nb.get(op) ?? 0, na.get(op) ?? 0]), ['total', before.ops().length, after.graph.ops().length]]),
+    '',
+  ].join('\n');
+}

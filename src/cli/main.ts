@@ -10,9 +10,11 @@ import { evalCommand, predictCommand } from './use.js';
 import { renderCommand, schemaCommand, validateCommand } from './modelfile.js';
 import { gradcheckCommand } from './gradcheck.js';
 import { graphCommand } from './graph.js';
+import { sweepCommand } from './sweep.js';
+import { compareCommand } from './compare.js';
 
 /** Every command; each file owns its flags' types, so the list only knows them as commands. */
-const commands = [trainCommand, evalCommand, predictCommand, validateCommand, renderCommand, schemaCommand, gradcheckCommand, graphCommand];
+const commands = [trainCommand, evalCommand, predictCommand, validateCommand, renderCommand, schemaCommand, gradcheckCommand, graphCommand, sweepCommand, compareCommand];
 
 export async function main(argv: readonly string[]): Promise<void> {
   // A reader that went away (`rmad ... | head`) ends the output, not the program with a trace.

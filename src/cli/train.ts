@@ -23,6 +23,7 @@ export interface TrainArgs {
   dtype: DType;
   seed?: number;
   profile?: boolean;
+  compile?: boolean;
 }
 
 /** The flags shared by commands that read a model file and may override it. */
@@ -141,7 +142,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('resume', { type: 'string', describe: 'continue the run in this folder from its checkpoint', requiresArg: true })
       .option('device', { choices: ['cpu', 'gpu'] as const, default: 'cpu' as const, describe: 'where kernels run' })
       .option('dtype', { choices: ['float32', 'float64'] as const, default: 'float32' as const, describe: 'the precision of parameters and arithmetic' })
-      .option('profile', { type: 'boolean', describe: 'print time and calls per op, and peak memory, at the end' }) as Argv<TrainArgs>,
+      .option('profile', { type: 'boolean', describe: 'print time and calls per op, and peak memory, at the end' })
+      .option('compile', { type: 'boolean', describe: 'train with the compiled step: traced once per batch shape, rewritten and fused (see rmad graph --optimize)' }) as Argv<TrainArgs>,
   handler: async (args) => {
     const { spec, baseDir } = specFor(args);
     const human = new HumanProgress(Boolean(process.stderr.isTTY) && !args.json);
@@ -155,7 +157,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     try {
       const result = await train({
         spec, baseDir, runDir: args.resume ?? args.out, runsRoot: args.runs, resume: Boolean(args.resume),
-        dtype: args.dtype, device: args.device, profile: args.profile,
+        dtype: args.dtype, device: args.device, profile: args.profile, compile: args.compile,
         shouldStop: () => stop,
         onEvent: args.json
           ? (e) => { if (e.type !== 'batch') process.stdout.write(`${JSON.stringify({ event: e.type, ...e, type: undefined })}\n`); }

@@ -17,7 +17,8 @@ export function graphNodes(roots: readonly Variable[]): Variable[] {
   return reverseTopological(roots, () => true).reverse();
 }
 
-function letterName(i: number): string {
+/** a, b, ..., z, ba, bb, ...: the names jaxpr gives values. */
+export function letterName(i: number): string {
   let s = '';
   do {
     s = String.fromCharCode(97 + (i % 26)) + s;

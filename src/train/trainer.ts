@@ -12,7 +12,8 @@ import type { Gradients } from '../engine/autograd.js';
 import { Profiler } from '../engine/profile.js';
 import { Rng } from '../engine/random.js';
 import type { DType } from '../engine/tensor.js';
-import { newContext, type Context, type Value } from '../engine/variable.js';
+import { newContext, type Context, type Value, type Variable } from '../engine/variable.js';
+import { compileValueAndGrad } from '../engine/rewrite/compile.js';
 import { buildModel, type NamedParameter, type Sequential } from '../layers/layers.js';
 import { countCorrect, lossFor } from '../layers/losses.js';
 import { Optimizer, scheduledLr } from '../layers/optimizers.js';
@@ -51,6 +52,8 @@ export interface TrainOptions {
   dtype?: DType;
   device?: 'cpu' | 'gpu';
   profile?: boolean;
+  /** Train with the compiled step: loss and gradients traced per batch shape, rewritten and fused (src/engine/rewrite). */
+  compile?: boolean;
   onEvent?: (e: TrainEvent) => void;
   /** Polled after every batch: true saves a checkpoint and stops (Ctrl-C). */
   shouldStop?: () => boolean;
@@ -151,6 +154,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const optimizer = new Optimizer({ ...spec.optimizer }, s.trainable.map((p) => p.variable));
   const lossFn = lossFor(spec.loss);
+  // --compile: one graph computes the loss and the gradients (src/engine/rewrite/compile.ts).
+  const compiledStep = options.compile ? compileValueAndGrad((xb, yb) => lossFn(s.model.forward(xb), yb), s.trainable.map((p) => p.variable)) : null;
   const train = s.data.splits.train;
   const present = SPLITS.filter((n) => s.data.splits[n]);
   const metricKeys = present.flatMap((split) => spec.metrics.map((m) => `${split}.${m}`));
@@ -198,14 +203,26 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     for (let b = epoch === startEpoch ? startBatch : 0; b < batches; b++) {
       const start = b * batchSize, n = Math.min(batchSize, train.rows - start);
       const { x, y } = gatherRows(train, order, start, n);
-      const out = s.model.forward(s.ctx.constant(x, [n, x.length / n]));
-      const loss = lossFn(out, s.ctx.constant(y, [n, ...out.shape.slice(1)]));
-      const value = loss.item();
+      const xb = s.ctx.constant(x, [n, x.length / n]);
+      let value: number;
+      let grads: () => Variable[];
+      if (compiledStep) {
+        const r = compiledStep(xb, s.ctx.constant(y, [n, ...s.model.outputShape]));
+        value = r.value.item();
+        grads = () => r.grads;
+      } else {
+        const out = s.model.forward(xb);
+        const loss = lossFn(out, s.ctx.constant(y, [n, ...out.shape.slice(1)]));
+        value = loss.item();
+        grads = () => {
+          const g: Gradients<Value> = loss.grad();
+          return s.trainable.map((p) => g.variable(p.variable));
+        };
+      }
       if (!Number.isFinite(value)) {
         throw new DivergedError(`the training loss became ${value} at epoch ${epoch + 1}, batch ${b + 1}; lower optimizer.lr or set optimizer.clip_norm`);
       }
-      const g: Gradients<Value> = loss.grad();
-      optimizer.step(s.trainable.map((p) => g.variable(p.variable)));
+      optimizer.step(grads());
       emit({ type: 'batch', epoch: epoch + 1, batch: b + 1, batches, loss: value });
       if (options.shouldStop?.()) {
         lastBatch = b + 1;

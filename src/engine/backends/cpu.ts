@@ -27,40 +27,49 @@ const sigmoid32: Unary = (x) => {
 };
 const helpers = { sigmoid, softplus, sigmoid32 };
 
-/** Each elementwise op as an expression of x (and y). */
-const unaryExpr: { [K in UnaryOp]: string } = {
-  neg: '-x',
-  exp: 'Math.exp(x)',
-  log: 'Math.log(x)',
-  sqrt: 'Math.sqrt(x)',
-  abs: 'Math.abs(x)',
-  sign: 'x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN',
-  sin: 'Math.sin(x)',
-  cos: 'Math.cos(x)',
-  tan: 'Math.tan(x)',
-  asin: 'Math.asin(x)',
-  acos: 'Math.acos(x)',
-  atan: 'Math.atan(x)',
-  sinh: 'Math.sinh(x)',
-  cosh: 'Math.cosh(x)',
-  tanh: 'Math.tanh(x)',
-  sigmoid: 'sigmoid(x)',
-  softplus: 'softplus(x)',
-  relu: 'x > 0 ? x : x === x ? 0 : x',
+/**
+ * Each elementwise op as source over its operands' names: the stable sigmoid and softplus, relu
+ * that keeps NaN, sign with NaN. The fused kernels of rewrite/fusion.ts use the same definitions,
+ * so fused and unfused chains agree to the bit.
+ */
+export const unaryExpr: { [K in UnaryOp]: (x: string) => string } = {
+  neg: (x) => `-${x}`,
+  exp: (x) => `Math.exp(${x})`,
+  log: (x) => `Math.log(${x})`,
+  sqrt: (x) => `Math.sqrt(${x})`,
+  abs: (x) => `Math.abs(${x})`,
+  sign: (x) => `(${x} > 0 ? 1 : ${x} < 0 ? -1 : ${x} === 0 ? 0 : NaN)`,
+  sin: (x) => `Math.sin(${x})`,
+  cos: (x) => `Math.cos(${x})`,
+  tan: (x) => `Math.tan(${x})`,
+  asin: (x) => `Math.asin(${x})`,
+  acos: (x) => `Math.acos(${x})`,
+  atan: (x) => `Math.atan(${x})`,
+  sinh: (x) => `Math.sinh(${x})`,
+  cosh: (x) => `Math.cosh(${x})`,
+  tanh: (x) => `Math.tanh(${x})`,
+  sigmoid: (x) => `sigmoid(${x})`,
+  softplus: (x) => `softplus(${x})`,
+  relu: (x) => `(${x} > 0 ? ${x} : ${x} === ${x} ? 0 : ${x})`,
 };
 
-const binaryExpr: { [K in BinaryOp]: string } = {
-  add: 'x + y',
-  sub: 'x - y',
-  mul: 'x * y',
-  div: 'x / y',
-  pow: 'Math.pow(x, y)',
-  gt: 'x > y ? 1 : 0',
-  ge: 'x >= y ? 1 : 0',
-  lt: 'x < y ? 1 : 0',
-  le: 'x <= y ? 1 : 0',
-  eq: 'x === y ? 1 : 0',
-  ne: 'x !== y ? 1 : 0',
+/** The source of a unary op for `dtype` (float32's sigmoid is computed as float32 arithmetic). */
+export function unarySource(op: UnaryOp, dtype: DType, x: string): string {
+  return op === 'sigmoid' && dtype === 'float32' ? `sigmoid32(${x})` : unaryExpr[op](x);
+}
+
+export const binaryExpr: { [K in BinaryOp]: (x: string, y: string) => string } = {
+  add: (x, y) => `${x} + ${y}`,
+  sub: (x, y) => `${x} - ${y}`,
+  mul: (x, y) => `${x} * ${y}`,
+  div: (x, y) => `${x} / ${y}`,
+  pow: (x, y) => `Math.pow(${x}, ${y})`,
+  gt: (x, y) => `(${x} > ${y} ? 1 : 0)`,
+  ge: (x, y) => `(${x} >= ${y} ? 1 : 0)`,
+  lt: (x, y) => `(${x} < ${y} ? 1 : 0)`,
+  le: (x, y) => `(${x} <= ${y} ? 1 : 0)`,
+  eq: (x, y) => `(${x} === ${y} ? 1 : 0)`,
+  ne: (x, y) => `(${x} !== ${y} ? 1 : 0)`,
 };
 
 type UnaryLoop = (x: TypedArray, out: TypedArray) => void;
@@ -79,16 +88,16 @@ interface BinaryLoops {
  * source, so loops shared by all ops (calling the op through a closure) became polymorphic and
  * ran 4x slower once a second op used them. The sources are fixed strings above.
  */
-function compile<T>(body: string): T {
-  return new Function('helpers', `'use strict'; const { sigmoid, softplus, sigmoid32 } = helpers; return ${body};`)(helpers) as T;
+export function compileElementwise<T>(body: string): T {
+  return new Function('helpers', `'use strict'; const { sigmoid, softplus, sigmoid32 } = helpers; const f = Math.fround; return ${body};`)(helpers) as T;
 }
 
 function unaryLoop(expr: string): UnaryLoop {
-  return compile(`function (src, out) { for (let i = 0; i < out.length; i++) { const x = src[i]; out[i] = ${expr}; } }`);
+  return compileElementwise(`function (src, out) { for (let i = 0; i < out.length; i++) { const x = src[i]; out[i] = ${expr}; } }`);
 }
 
 function binaryLoops(expr: string): BinaryLoops {
-  return compile(`{
+  return compileElementwise(`{
     same(a, b, out) { for (let i = 0; i < out.length; i++) { const x = a[i], y = b[i]; out[i] = ${expr}; } },
     scalarB(a, y, out) { for (let i = 0; i < out.length; i++) { const x = a[i]; out[i] = ${expr}; } },
     scalarA(x, b, out) { for (let i = 0; i < out.length; i++) { const y = b[i]; out[i] = ${expr}; } },
@@ -105,19 +114,18 @@ function binaryLoops(expr: string): BinaryLoops {
 }
 
 type UnaryKernels = { [K in UnaryOp]: UnaryLoop };
-const unaryKernels = Object.fromEntries(
-  Object.entries(unaryExpr).map(([k, expr]) => [k, unaryLoop(expr)]),
-) as UnaryKernels;
-const unaryKernels32: UnaryKernels = { ...unaryKernels, sigmoid: unaryLoop('sigmoid32(x)') };
+const unaryOps = Object.keys(unaryExpr) as UnaryOp[];
+const unaryKernels = Object.fromEntries(unaryOps.map((k) => [k, unaryLoop(unarySource(k, 'float64', 'x'))])) as UnaryKernels;
+const unaryKernels32: UnaryKernels = { ...unaryKernels, sigmoid: unaryLoop(unarySource('sigmoid', 'float32', 'x')) };
 const binaryKernels = Object.fromEntries(
-  Object.entries(binaryExpr).map(([k, expr]) => [k, binaryLoops(expr)]),
+  (Object.keys(binaryExpr) as BinaryOp[]).map((k) => [k, binaryLoops(binaryExpr[k]('x', 'y'))]),
 ) as { [K in BinaryOp]: BinaryLoops };
 
 /**
  * For each element of `outShape` (row-major), the offset of the element of `inShape` that
  * broadcasts to it.
  */
-function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array {
+export function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array {
   const rank = outShape.length;
   const inStrides = stridesOf(inShape);
   const strides = new Array<number>(rank).fill(0);
