@@ -9,6 +9,7 @@ import { NoGpuError, defaultWebGpuBackend } from '../src/engine/backends/webgpu/
 import { drawInputs, primitiveChecks, type InputSpec } from '../src/engine/checks.js';
 import { layerChecks, lossChecks } from '../src/layers/checks.js';
 import { loadModelFile } from '../src/loaders/modelfile.js';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,6 +77,15 @@ if (available) {
     } finally {
       rules.tanh.backward = original;
     }
+  });
+
+  test('rmad sweep --device gpu trains its trials on the gpu', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'rmad-gpu-sweep-')), 'sweep');
+    const bin = new URL('../../bin/rmad', import.meta.url).pathname;
+    const model = new URL('../../models/sweep-mlp.yaml', import.meta.url).pathname;
+    const r = spawnSync(process.execPath, [bin, 'sweep', model, '--device', 'gpu', '--set', 'train.epochs=2', '--set', 'sweep.seeds=[0]', '--set', 'sweep.expect=[]', '--out', out], { encoding: 'utf8' });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout.trim().split('\n').pop()!, /^sweep: 4 passed, 0 failed$/);
   });
 
   test('a model trained with device gpu reaches the metrics of the cpu', async () => {

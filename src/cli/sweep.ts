@@ -28,6 +28,7 @@ export interface SweepArgs {
   merge?: string[];
   dryRun?: boolean;
   top: number;
+  device: 'cpu' | 'gpu';
 }
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
@@ -101,6 +102,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('out', { type: 'string', describe: 'output folder (default sweeps/<name>/, sweeps/<name>/shard-i-of-n/ for a shard)', requiresArg: true })
       .option('merge', { type: 'string', array: true, describe: 'join the results of these sweep folders (shards) into --out', requiresArg: true })
       .option('dry-run', { type: 'boolean', describe: 'print the trials and their ids; train nothing' })
+      .option('device', { choices: ['cpu', 'gpu'] as const, default: 'cpu' as const, describe: 'where the trials train' })
       .option('top', { type: 'number', default: 20, describe: 'trials listed in the final table (results.csv has them all)', requiresArg: true }) as Argv<SweepArgs>,
   handler: async (args) => {
     if (args.merge && args.file) throw new InputError('give a model file or --merge, not both', 'rmad sweep');
@@ -136,7 +138,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     process.on('SIGINT', onSigint);
     let outcome: SweepOutcome;
     try {
-      outcome = await runSweep({ plan, outDir, jobs, shard, resume: Boolean(args.resume), onEvent, signal: abort.signal });
+      outcome = await runSweep({ plan, outDir, jobs, shard, resume: Boolean(args.resume), device: args.device, onEvent, signal: abort.signal });
     } finally {
       process.off('SIGINT', onSigint);
     }

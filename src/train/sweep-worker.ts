@@ -22,6 +22,8 @@ export interface TrialRequest {
   runDir: string;
   /** Continue from the checkpoint in runDir. */
   resume: boolean;
+  /** Where the trial's kernels run. */
+  device: 'cpu' | 'gpu';
 }
 
 export type TrialReply =
@@ -31,7 +33,7 @@ export type TrialReply =
 
 async function handle(request: TrialRequest): Promise<TrialReply> {
   try {
-    const result = await train({ spec: request.spec, baseDir: request.baseDir, runDir: request.runDir, resume: request.resume });
+    const result = await train({ spec: request.spec, baseDir: request.baseDir, runDir: request.runDir, resume: request.resume, device: request.device });
     return { type: 'done', id: request.id, summary: result.summary, interrupted: result.interrupted };
   } catch (e) {
     if (e instanceof InputError) return { type: 'error', id: request.id, message: e.line().replace(/\n/g, '; '), input: true };

@@ -41,6 +41,8 @@ export interface SweepOptions {
   shard?: Shard | null;
   /** Skip the trials that finished in an earlier run into the same folder. */
   resume?: boolean;
+  /** Where the trials' kernels run (default cpu). */
+  device?: 'cpu' | 'gpu';
   onEvent?: (e: SweepEvent) => void;
   /** Aborting stops the sweep: running trials are killed and stay unfinished for --resume. */
   signal?: AbortSignal;
@@ -123,7 +125,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {
       const runDir = join(outDir, 'trials', trial.id);
       emit({ type: 'trial-start', trial: infoOf(trial), fromCheckpoint });
       const started = performance.now();
-      const reply = await worker.run({ type: 'trial', id: trial.id, spec: trial.spec, baseDir: plan.baseDir, runDir, resume: fromCheckpoint });
+      const reply = await worker.run({ type: 'trial', id: trial.id, spec: trial.spec, baseDir: plan.baseDir, runDir, resume: fromCheckpoint, device: options.device ?? 'cpu' });
       const wall = (performance.now() - started) / 1000;
       let record: TrialRecord;
       if (reply.type === 'exit') {
