@@ -272,7 +272,8 @@ test('runs trials in worker processes; output files; resume trains nothing; --re
   const events: SweepEvent[] = [];
   const first = await runSweep({ plan, outDir: out, jobs: 2, onEvent: (e) => events.push(e) });
   assert.ok(first.ok);
-  assert.equal([first.passed, first.failed, first.planned], [4, 0, 4]);
+  // Four trials and the mean gate.
+  assert.equal([first.passed, first.failed, first.planned], [5, 0, 4]);
   assert.equal(events.filter((e) => e.type === 'trial-end').length, 4);
   for (const f of ['sweep.json', 'results.jsonl', 'results.csv', 'summary.md']) assert.ok(existsSync(join(out, f)), f);
   const results = readResults(out);
@@ -288,7 +289,7 @@ test('runs trials in worker processes; output files; resume trains nothing; --re
   assert.is(csv.length, 5);
   assert.ok(csv[0]!.startsWith('id,trial,status,optimizer.lr,seed,val.loss,'), csv[0]);
   const md = readFileSync(join(out, 'summary.md'), 'utf8');
-  assert.match(md, /^### Sweep `tiny`: 4 passed, 0 failed/);
+  assert.match(md, /^### Sweep `tiny`: 5 passed, 0 failed/);
   assert.match(md, /\| `val\.loss <= 100` \| mean \| [0-9.]+ \| pass \|/);
   const rows = md.split('\n').filter((l) => /^\| \d+ \|/.test(l));
   const losses = rows.map((l) => Number(l.split('|')[6]));
@@ -356,7 +357,7 @@ test('merging two shards gives the unsharded results; gates are checked on the w
   assert.ok(existsSync(join(dir, 'merged', run, 'summary.json')), 'run paths lead to the shard folders');
   // A shard missing: its trials count as failed.
   const partial = mergeSweeps([join(dir, 's1'), join(dir, 's1')], join(dir, 'partial'));
-  assert.equal([partial.passed, partial.failed, partial.missing.length, partial.ok], [2, 2, 2, false]);
+  assert.equal([partial.passed, partial.failed, partial.missing.length, partial.ok], [4, 2, 2, false], 'two trials and two sweep-level gates pass; two trials are missing');
   // Shards of another sweep are refused.
   const other = workspace({ 'm.yaml': model(grid.replace('0.01', '0.02')) });
   await runSweep({ plan: loadSweep({ file: join(other, 'm.yaml') }), outDir: join(other, 'o'), jobs: 2, shard: { index: 1, count: 2 } });
@@ -383,7 +384,7 @@ test('rmad sweep: exit 0 when all pass, 1 when a gate fails, 2 for bad input; th
   assert.match(each.stdout, /gate-failed/);
   const best = rmad(['sweep', 'm.yaml', '--sweep', 'best.yaml', '--jobs', '2', '--out', 'c'], dir);
   assert.is(best.code, 1, 'a failing best gate fails the sweep although every trial passed');
-  assert.is(best.last, 'sweep: 4 passed, 0 failed');
+  assert.is(best.last, 'sweep: 4 passed, 1 failed', 'the failed best gate counts as a failure');
   assert.match(best.stdout, /gate val\.accuracy >= 1\.5 \(best\): fail/);
   const resumed = rmad(['sweep', 'm.yaml', '--out', 'a', '--resume'], dir);
   assert.is(resumed.code, 0);

@@ -75,8 +75,12 @@ export interface SweepOutcome {
   gates: GateResult[];
   /** Trials of this folder's part of the plan. */
   planned: number;
+  /**
+   * What the last line counts: each trial (with its `each` gates), and each gate on the whole
+   * sweep (`best`, `mean`), so that a failed sweep-level gate shows as a failure there too.
+   */
   passed: number;
-  /** gate-failed, failed, and (when not interrupted) planned trials with no record. */
+  /** gate-failed, failed, and (when not interrupted) planned trials with no record; failed sweep-level gates. */
   failed: number;
   /** Planned trials with no record (not run, or cut short by an interruption). */
   missing: string[];
@@ -154,8 +158,10 @@ export function outcomeOf(dir: string, meta: SweepMeta, records: readonly TrialR
   const ordered = planned.map((id) => byId.get(id)).filter((r): r is TrialRecord => r !== undefined);
   const evaluated = evaluateGates(ordered, meta, meta.shard !== null);
   const missing = planned.filter((id) => !byId.has(id));
-  const passed = evaluated.records.filter((r) => r.status === 'ok').length;
-  const failed = evaluated.records.length - passed + (interrupted ? 0 : missing.length);
+  const sweepGates = evaluated.gates.filter((g) => g.gate.scope !== 'each' && g.outcome !== 'deferred');
+  const trialsPassed = evaluated.records.filter((r) => r.status === 'ok').length;
+  const passed = trialsPassed + sweepGates.filter((g) => g.outcome === 'pass').length;
+  const failed = evaluated.records.length - trialsPassed + (interrupted ? 0 : missing.length) + sweepGates.filter((g) => g.outcome === 'fail').length;
   const ok = !interrupted && missing.length === 0 && failed === 0 && evaluated.gates.every((g) => g.outcome !== 'fail');
   return { dir, meta, records: evaluated.records, gates: evaluated.gates, planned: planned.length, passed, failed, missing, interrupted, ok };
 }
