@@ -15,39 +15,7 @@
  */
 import { createWebGpuBackend, NoGpuError, type WebGpuBackend } from '../src/engine/backends/webgpu/index.js';
 import type { Tensor } from '../src/engine/tensor.js';
-
-/** W3's PRNG: xorshift32 seeded with seed * 0x9E3779B9 (1 if that is 0). */
-function xorshift32(seed: number): () => number {
-  let x = Math.imul(seed, 0x9e3779b9) >>> 0 || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x;
-  };
-}
-
-function w3Data(n: number): { a: Float32Array; b: Float32Array } {
-  const a = new Float32Array(n * n), b = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      a[i * n + j] = (((7 * i + 3 * j) % 17) - 8) / 8;
-      b[i * n + j] = (((5 * i + 11 * j) % 13) - 6) / 4;
-    }
-  }
-  return { a, b };
-}
-
-function w3Check(n: number, a: Float32Array, b: Float32Array, c: Float32Array): { ok: boolean; checked: number; firstBad?: string } {
-  const next = xorshift32(1234 + n);
-  for (let t = 0; t < 64; t++) {
-    const i = next() % n, j = next() % n;
-    let s = 0;
-    for (let k = 0; k < n; k++) s += a[i * n + k]! * b[k * n + j]!;
-    if (c[i * n + j] !== s) return { ok: false, checked: t, firstBad: `C[${i}][${j}] = ${c[i * n + j]}, expected ${s}` };
-  }
-  return { ok: true, checked: 64 };
-}
+import { D } from './workloads.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((p, q) => p - q);
@@ -94,7 +62,7 @@ function main(): void {
   const device = adapter.description || `${adapter.vendor} ${adapter.device}`;
   process.stderr.write(`gpu-bench: ${device} (${adapter.vendor}, ${adapter.architecture})\n`);
   for (const n of sizes) {
-    const { a, b } = w3Data(n);
+    const { A: a, B: b } = D.w3Matrices(n);
     const A = gpu.fromData(a, [n, n], 'float32');
     const B = gpu.fromData(b, [n, n], 'float32');
     const flop = 2 * n ** 3;
@@ -114,7 +82,7 @@ function main(): void {
       for (const c of cs) gpu.dispose(c);
     };
     const r1 = measure(withRead, quick);
-    const check = w3Check(n, a, b, last);
+    const check = { ok: D.w3Check(n, last) };
     const r2 = measure(onDevice, quick);
     for (const [metric, r] of [['gflops', r1], ['gflops_device', r2]] as const) {
       const ms = median(r.perCallMs);

@@ -17,6 +17,7 @@ import {
   matmulF32, matmulF32Parallel, matmulF64, matmulF64Parallel, parallelThreshold, setParallelThreshold,
 } from '../src/engine/backends/wasm/index.js';
 import { kernelShape, workspace } from '../src/engine/backends/wasm/workspace.js';
+import { D } from './workloads.js';
 
 const arg = (name: string): string | undefined =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -64,44 +65,6 @@ function emit(workload: string, peer: string, param: string, metric: string, val
   process.stdout.write(JSON.stringify(rec) + '\n');
 }
 
-// ---------------------------------------------------------------- W3 data and check
-
-/** xorshift32 with the seed mixed by the golden-ratio constant (WORKLOADS.md, data generation). */
-function xorshift32(seed: number): () => number {
-  let s = Math.imul(seed >>> 0, 0x9e3779b9) >>> 0;
-  if (s === 0) s = 1;
-  return () => {
-    s ^= s << 13; s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
-    return s;
-  };
-}
-
-/** A[i][j] = ((7i + 3j) mod 17 - 8)/8 and B[i][j] = ((5i + 11j) mod 13 - 6)/4: exact dyadic products. */
-function w3Matrices(n: number): { a: Float32Array; b: Float32Array } {
-  const a = new Float32Array(n * n), b = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      a[i * n + j] = (((i * 7 + j * 3) % 17) - 8) / 8;
-      b[i * n + j] = (((i * 5 + j * 11) % 13) - 6) / 4;
-    }
-  }
-  return { a, b };
-}
-
-/** 64 entries at positions from stream 1234 + n must equal the float64 dot product exactly. */
-function w3Check(n: number, a: Float32Array, b: Float32Array, c: Float32Array): boolean {
-  const next = xorshift32(1234 + n);
-  for (let s = 0; s < 64; s++) {
-    const i = next() % n, j = next() % n;
-    let acc = 0;
-    for (let p = 0; p < n; p++) acc += a[i * n + p]! * b[p * n + j]!;
-    if (c[i * n + j] !== acc) return false;
-  }
-  return true;
-}
-
 // ---------------------------------------------------------------- the plain loop
 
 /** op(A) @ op(B) as a JavaScript loop: i-k-j over rows of B, or dot products when B is transposed. */
@@ -135,7 +98,7 @@ const gflops = (flops: number, ms: number): number => flops / (ms * 1e-3) / 1e9;
 
 if (selected('W3')) {
   for (const n of sizes) {
-    const { a, b } = w3Matrices(n);
+    const { A: a, B: b } = D.w3Matrices(n);
     const flops = 2 * n ** 3;
     const runs: [string, () => Float32Array, object][] = [
       ['js-naive', () => naive(a, b, n, n, n, false, false), { impl: 'javascript i-k-j loop' }],
@@ -144,7 +107,7 @@ if (selected('W3')) {
         { impl: 'wasm simd', threads: n ** 3 >= parallelThreshold() ? threads : 1 }],
     ];
     for (const [peer, fn, info] of runs) {
-      const ok = w3Check(n, a, b, fn());
+      const ok = D.w3Check(n, fn());
       const r = measure(fn);
       emit('W3', peer, `n=${n}`, 'gflops', gflops(flops, r.ms), ok, { ...info, samples: r.samples, iters: r.iters, ms: +r.ms.toPrecision(4) });
     }
@@ -193,7 +156,7 @@ if (selected('small')) {
 
 if (selected('f64')) {
   for (const n of sizes) {
-    const { a: a32, b: b32 } = w3Matrices(n);
+    const { A: a32, B: b32 } = D.w3Matrices(n);
     const a = Float64Array.from(a32), b = Float64Array.from(b32);
     const runs: [string, () => Float64Array][] = [
       [rmad(1), () => matmulF64(a, b, n, n, n, false, false)],
@@ -201,7 +164,7 @@ if (selected('f64')) {
     ];
     for (const [peer, fn] of runs) {
       const c = fn();
-      const ok = w3Check(n, a32, b32, Float32Array.from(c));
+      const ok = D.w3Check(n, Float32Array.from(c));
       const r = measure(fn);
       emit('W3-f64', peer, `n=${n}`, 'gflops', gflops(2 * n ** 3, r.ms), ok, { samples: r.samples, iters: r.iters });
     }

@@ -1,19 +1,12 @@
 // The command line as a user meets it: bad input of every kind gets one clear line on stderr and
 // exit code 2, with no stack trace and nothing half-written; good input trains, evaluates, predicts.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { rmad, workspace } from './helpers.js';
 
-const root = new URL('../../', import.meta.url).pathname;
-const bin = join(root, 'bin/rmad');
 
-function rmad(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const csv = 'a,b,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n1,1,x\n2,2,y\n';
 function model(over: { data?: string; rest?: string } = {}): string {
@@ -35,11 +28,6 @@ train: {epochs: 2, batch_size: 2}
 ${over.rest ?? ''}`;
 }
 
-function workspace(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rmad-cli-'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
-}
 
 /** Runs `rmad train m.yaml` in a workspace and checks: exit 2, one line matching, no stack, no run folder. */
 function badInput(name: string, files: Record<string, string>, expected: RegExp, extra: string[] = []) {

@@ -1,18 +1,16 @@
 // rmad compare: new sweep results against a baseline, trial by trial; matching by id and then by
 // parameters and seed, the direction of each metric, absolute and relative tolerances, and the
 // command line's table, last line and exit codes.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { InputError } from '../src/errors.js';
 import { compareResults, parseTolerance, type CompareOptions } from '../src/train/sweep-compare.js';
 import type { TrialRecord } from '../src/train/sweep.js';
+import { rmad } from './helpers.js';
 
-const bin = fileURLToPath(new URL('../../bin/rmad', import.meta.url));
 
 const rec = (id: string, lr: number, final: Record<string, number>, status: TrialRecord['status'] = 'ok', seed = 0): TrialRecord => ({
   id, trial: 1, parameters: { 'optimizer.lr': lr }, seed, status, final, best: null, run: `trials/${id}`, wallSeconds: 1,
@@ -94,10 +92,6 @@ test('bad input: an unknown metric, an empty baseline', () => {
   assert.throws(() => compareResults([], baseline, { metrics: ['val.loss'], tolerance: abs(0) }), (e: unknown) => e instanceof InputError && /holds no trials/.test(e.message));
 });
 
-function rmad(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: r.stdout.trimEnd().split('\n').at(-1) };
-}
 
 test('rmad compare: exit 0 on a pass, 1 on a regression with a table of what moved, 2 on bad input', () => {
   const dir = mkdtempSync(join(tmpdir(), 'rmad-compare-'));

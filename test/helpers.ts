@@ -1,4 +1,8 @@
 // Helpers shared by the test files (not a test file itself).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as assert from 'uvu/assert';
 import { InputError } from '../src/errors.js';
 
@@ -12,4 +16,19 @@ export function inputError(f: () => unknown): InputError {
   }
   assert.unreachable('expected an InputError, nothing was thrown');
   throw new Error('unreachable');
+}
+
+const bin = new URL('../../bin/rmad', import.meta.url).pathname;
+
+/** Runs the command line as a user would, in `cwd`: exit code, output, and its last line. */
+export function rmad(args: readonly string[], cwd: string) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: r.stdout.trimEnd().split('\n').at(-1) };
+}
+
+/** A fresh temporary folder holding `files` (name -> text). */
+export function workspace(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rmad-test-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
 }

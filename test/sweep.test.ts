@@ -2,8 +2,7 @@
 // worker processes with resume, gates, the output files, merging shards, and the command
 // line's exit codes and last line. Trials are tiny (60 generated rows, 2 epochs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -15,9 +14,8 @@ import {
   evaluateGates, loadSweep, mergeSweeps, parseShard, planSweep, readResults, runSweep, shardTrials, trialId,
   type SweepEvent, type SweepMeta, type TrialRecord,
 } from '../src/train/sweep.js';
+import { rmad, workspace } from './helpers.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const bin = join(root, 'bin/rmad');
 const realWorker = fileURLToPath(new URL('../src/train/sweep-worker.js', import.meta.url));
 
 function model(sweep: string, rest = ''): string {
@@ -47,16 +45,7 @@ parameters:
   optimizer.lr: [0.01, 0.1]
 seeds: [0, 1]`;
 
-function workspace(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'rmad-sweep-'));
-  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
-  return dir;
-}
 
-function rmad(args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: r.stdout.trimEnd().split('\n').at(-1) };
-}
 
 function errorLines(fn: () => unknown): string[] {
   try {
