@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AnomalyError, ContextMismatchError, FrozenError, Profiler, Tensor, VersionError,
-  add, max, min, mul, newContext, sigmoid, sub, type Variable,
+  add, cpu, fastCpu, max, min, mul, newContext, sigmoid, sub, type Variable,
 } from '../src/index.js';
 
 test('the design example: methods, numbers on either side, value and wrt', () => {
@@ -186,6 +186,29 @@ test('float32 contexts store float32 and float64 stays float64', () => {
   assert.is(c64.variable(0.1).item(), 0.1);
   assert.ok(c32.variable([1, 2]).data() instanceof Float32Array);
   assert.ok(c64.variable([1, 2]).mul(2).data() instanceof Float64Array);
+});
+
+
+test('gradient sums: many contributions add up, in place only into sums the walker made', () => {
+  for (const device of [cpu, fastCpu]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const ctx = newContext(dtype, { device });
+      const n = 300; // above the fast backend's threshold for its WebAssembly add
+      const x = ctx.variable(Float64Array.from({ length: n }, (_, i) => i / n)), y = ctx.variable(new Float64Array(n));
+      // add's backward hands the same gradient tensor to both inputs: summing x's three shares
+      // must never write into it, or y's gradient would change too.
+      const s = x.add(x).add(x).add(y).sum();
+      const g = s.grad();
+      assert.equal([...(g.wrt(y) as Tensor).data()], new Array(n).fill(1), `${device.name} ${dtype}: dy`);
+      assert.equal([...(g.wrt(x) as Tensor).data()], new Array(n).fill(3), `${device.name} ${dtype}: dx`);
+      // The same sums when they stay differentiable (no in-place adds), bit for bit.
+      const w = ctx.variable(Float64Array.from({ length: n }, (_, i) => Math.sin(i)));
+      const f = () => w.mul(w).add(w.sin()).add(w.exp()).add(w.tanh()).sum();
+      const plain = (f().grad().wrt(w) as Tensor).data();
+      const graph = f().grad({ createGraph: true }).variable(w).data();
+      assert.equal([...plain], [...graph], `${device.name} ${dtype}: in place equals out of place`);
+    }
+  }
 });
 
 test.run();

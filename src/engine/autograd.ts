@@ -149,6 +149,7 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
   root.walk = walk;
   root.walkConsumers = 0;
   root.walkGrad = null;
+  root.walkOwned = false;
   const stack: Variable[] = [root];
   while (stack.length > 0) {
     const inputs = stack.pop()!.inputs;
@@ -162,6 +163,7 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
       x.walk = walk;
       x.walkConsumers = 1;
       x.walkGrad = null;
+      x.walkOwned = false;
       nodes.push(x);
       stack.push(x);
     }
@@ -195,7 +197,7 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
           const x = inputs[i]!;
           const reduced = sumToShape(gi, x.shape);
           if (ctx.detectAnomaly && !ctx.backend.allFinite(reduced.tensor)) throw anomaly(node, i, reduced);
-          x.walkGrad = x.walkGrad ? x.walkGrad.add(reduced) : reduced;
+          accumulate(x, reduced, createGraph);
         }
       }
       for (const x of inputs) {
@@ -213,6 +215,29 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
     return g;
   });
   return new Gradients(root, nodes, grads, createGraph) as Result;
+}
+
+/**
+ * Adds a contribution to x's gradient. The first is kept as it is (it may be another node's
+ * tensor); the second makes a new sum, which later ones add into in place where the backend
+ * can, unless the sum is itself to be differentiated (createGraph).
+ */
+function accumulate(x: Variable, g: Variable, createGraph: boolean): void {
+  const acc = x.walkGrad;
+  if (!acc) {
+    x.walkGrad = g;
+    return;
+  }
+  const backend = x.ctx.backend;
+  if (x.walkOwned && backend.addInPlace) {
+    const prof = x.ctx.profiler;
+    const t0 = prof ? prof.now() : 0;
+    backend.addInPlace(acc.tensor, g.tensor);
+    if (prof) prof.record('add', prof.now() - t0, acc.tensor);
+    return;
+  }
+  x.walkGrad = acc.add(g);
+  x.walkOwned = !createGraph;
 }
 
 function staleInput(input: Variable, node: Variable, saved: number): VersionError {

@@ -61,6 +61,13 @@ export interface Backend {
   allFinite(x: Tensor): boolean;
 
   /**
+   * Optional: acc += x in place (equal shapes and dtypes), as `binary('add')` would compute it.
+   * The walker sums a node's gradient contributions with it into a tensor it made itself and
+   * no one else holds, instead of allocating a new sum for every contribution.
+   */
+  addInPlace?(acc: Tensor, x: Tensor): void;
+
+  /**
    * Optional: one optimizer update in place, fused into a single pass over the parameter (its
    * storage and the state's are overwritten). Backends without it get the same update composed
    * of the kernels above.

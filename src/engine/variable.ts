@@ -133,6 +133,8 @@ export class Variable {
   walk = 0;
   walkConsumers = 0;
   walkGrad: Variable | null = null;
+  /** walkGrad is a sum the walker made and alone holds, so later contributions may add into it. */
+  walkOwned = false;
 
   constructor(
     readonly ctx: Context,

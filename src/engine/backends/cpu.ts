@@ -177,9 +177,12 @@ export function isTrailing(small: Shape, big: Shape): boolean {
  * 400 floats), and a training step makes hundreds of short-lived outputs (W4s: 0.16 -> 0.11 ms
  * a step). The garbage collector frees a slab once no view of it is alive; so that a
  * long-lived tensor pins little, slabs are small and large outputs get their own buffer.
+ * Slabs stay under the C allocator's 128 KiB mmap threshold: larger ones came fresh from the
+ * kernel each time, and writing 64 KiB into fresh pages cost 20-30 us against 4-5 us for a
+ * buffer of its own (page faults, costly under a hypervisor).
  */
-const SLAB_BYTES = 1 << 20;
-const SLAB_MAX_ITEM = 64 * 1024;
+const SLAB_BYTES = 64 * 1024;
+const SLAB_MAX_ITEM = 16 * 1024;
 let slab = new ArrayBuffer(SLAB_BYTES);
 let slabOffset = 0;
 
@@ -480,6 +483,11 @@ export class CpuBackend implements Backend {
     const a = this.arr(x);
     for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
     return true;
+  }
+
+  addInPlace(acc: Tensor, x: Tensor): void {
+    const a = this.arr(acc), b = this.arr(x);
+    for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
   }
 
   optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {

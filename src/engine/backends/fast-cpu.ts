@@ -10,7 +10,7 @@
  * (test/fast-cpu.test.ts, test/fast-cpu-elementwise.test.ts).
  */
 import type { BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
-import { Tensor, arrayFor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape } from '../tensor.js';
+import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape } from '../tensor.js';
 import { CpuBackend, isTrailing, matmulDims, output } from './cpu.js';
 import { matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
 import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
@@ -50,7 +50,7 @@ export class FastCpuBackend extends CpuBackend {
   override matmul(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor {
     const { batch, m, k, n, batchShape } = matmulDims(a, b, transposeA, transposeB);
     const da = this.read(a), db = this.read(b);
-    const out = arrayFor(a.dtype, batch * m * n);
+    const out = output(a.dtype, batch * m * n);
     const bBatched = b.rank > 2;
     for (let t = 0; t < batch; t++) {
       const at = da.subarray(t * m * k, (t + 1) * m * k);
@@ -97,6 +97,12 @@ export class FastCpuBackend extends CpuBackend {
     const out = output32(outer * inner);
     sumRowsF32(this.read(x) as Float32Array, outer, rows, inner, out);
     return this.make(reducedShape(x.shape, axes, keepdims), 'float32', out);
+  }
+
+  override addInPlace(acc: Tensor, x: Tensor): void {
+    if (acc.dtype !== 'float32' || x.dtype !== 'float32' || acc.size < MIN_BINARY) return super.addInPlace(acc, x);
+    const a = this.read(acc) as Float32Array;
+    binaryF32('add', 'same', a, this.read(x) as Float32Array, a);
   }
 
   override optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {
