@@ -107,8 +107,10 @@ test('W3 inputs at n = 128: every entry exact (dyadic products and sums)', () =>
 
 test('the parallel products equal the single-thread ones bit for bit (chunks of rows and of columns)', () => {
   const next = random(99);
-  // Tall (chunked by rows) and wide (by columns), odd sizes, above PARALLEL_THRESHOLD.
-  for (const [m, k, n] of [[261, 131, 67], [67, 131, 261], [128, 128, 128]] as const) {
+  // Tall (chunked by rows) and wide (by columns, each chunk packing its own columns of B), odd
+  // sizes, above PARALLEL_THRESHOLD; the last is wider than a column block (nc) and deeper
+  // than a k block, with a chunk across the column blocks' border.
+  for (const [m, k, n] of [[261, 131, 67], [67, 131, 261], [128, 128, 128], [20, 300, 4200]] as const) {
     assert.ok(m * k * n >= parallelThreshold(), 'shape large enough to run on threads');
     for (const [ta, tb] of TRANSPOSES) {
       const a32 = fill(Float32Array, m * k, next), b32 = fill(Float32Array, k * n, next);

@@ -66,17 +66,21 @@ function bBlockAt(shape: KernelShape, blocking: Blocking, g: GemmLayout, jc: num
   return g.packB + (jc / nr) * panelOverK + (pc / blocking.kc) * (ncPadded / nr) * panelBytes(blocking.kc, nr, elt);
 }
 
-/** Packs all of op(B) (see bBlockAt). */
-export function packB(kx: KernelExports, shape: KernelShape, blocking: Blocking, g: GemmLayout): void {
-  const { elt } = shape;
+/**
+ * Packs columns j0 .. j1 of op(B) (j0 a multiple of nr) where bBlockAt puts them; all of op(B)
+ * by default. Column ranges pack independently, so threads that split C by columns each pack
+ * their own.
+ */
+export function packB(kx: KernelExports, shape: KernelShape, blocking: Blocking, g: GemmLayout, j0 = 0, j1 = g.n): void {
+  const { elt, nr } = shape;
   const ldb = g.transposeB ? g.k : g.n;
-  for (let jc = 0; jc < g.n; jc += blocking.nc) {
-    const nc = Math.min(blocking.nc, g.n - jc);
+  for (let jc = j0 - (j0 % blocking.nc); jc < j1; jc += blocking.nc) {
+    const js = Math.max(jc, j0), cols = Math.min(jc + blocking.nc, j1) - js;
     for (let pc = 0; pc < g.k; pc += blocking.kc) {
       const kc = Math.min(blocking.kc, g.k - pc);
-      const dst = bBlockAt(shape, blocking, g, jc, pc);
-      if (g.transposeB) kx.packColsB(g.b + (jc * ldb + pc) * elt, ldb * elt, kc, nc, dst);
-      else kx.packRowsB(g.b + (pc * ldb + jc) * elt, ldb * elt, kc, nc, dst);
+      const dst = bBlockAt(shape, blocking, g, jc, pc) + ((js - jc) / nr) * panelBytes(kc, nr, elt);
+      if (g.transposeB) kx.packColsB(g.b + (js * ldb + pc) * elt, ldb * elt, kc, cols, dst);
+      else kx.packRowsB(g.b + (pc * ldb + js) * elt, ldb * elt, kc, cols, dst);
     }
   }
 }

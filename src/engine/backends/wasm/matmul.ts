@@ -86,11 +86,14 @@ function product<T extends Floats>(
   view.set(a, g.a / elt);
   view.set(b, g.b / elt);
 
-  packB(kernel.exports, kernel.shape, kernel.blocking, g);
   if (threaded) {
     const { mr, nr } = kernel.shape;
-    threaded.run({ ...g, elt, threads, ...threaded.chunking(m, n, mr, nr, threads) }, kernel);
+    const chunking = threaded.chunking(m, n, mr, nr, threads);
+    // Chunks of columns pack their own columns of B; chunks of rows all read the whole of it.
+    if (!chunking.byColumns) packB(kernel.exports, kernel.shape, kernel.blocking, g);
+    threaded.run({ ...g, elt, threads, ...chunking }, kernel);
   } else {
+    packB(kernel.exports, kernel.shape, kernel.blocking, g);
     computeBlock(kernel.exports, kernel.shape, kernel.blocking, g, 0, m, 0, n, g.packA);
   }
 

@@ -9,7 +9,7 @@
  * generation next to the chunk counter, so a worker that read a job late can never claim a
  * chunk of a newer one: its compare-and-swap fails, and it drops what it read.
  */
-import { computeBlock, type Blocking, type GemmLayout } from './gemm.js';
+import { computeBlock, packB, type Blocking, type GemmLayout } from './gemm.js';
 import type { KernelExports, KernelShape } from './kernels.js';
 
 export const GEN = 0;
@@ -81,7 +81,11 @@ export function work(
     if (Atomics.compareExchange(ctl, CLAIM, claim, claim + 1) !== claim) continue;
     const start = chunk * job.chunkSize;
     try {
-      if (job.byColumns) computeBlock(kx, shape, blocking, job, 0, job.m, start, Math.min(job.n, start + job.chunkSize), packA);
+      if (job.byColumns) {
+        const end = Math.min(job.n, start + job.chunkSize);
+        packB(kx, shape, blocking, job, start, end);
+        computeBlock(kx, shape, blocking, job, 0, job.m, start, end, packA);
+      }
       else computeBlock(kx, shape, blocking, job, start, Math.min(job.m, start + job.chunkSize), 0, job.n, packA);
     } catch {
       // Still counted as done, or the main thread would wait forever; it sees FAILED.
