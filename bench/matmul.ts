@@ -16,7 +16,7 @@
 import {
   matmulF32, matmulF32Parallel, matmulF64, matmulF64Parallel, parallelThreshold, setParallelThreshold,
 } from '../src/engine/backends/wasm/index.js';
-import { kernelShape, workspace } from '../src/engine/backends/wasm/workspace.js';
+import { kernelShape, localWorkspace } from '../src/engine/backends/wasm/workspace.js';
 import { D } from './workloads.js';
 
 const arg = (name: string): string | undefined =>
@@ -111,8 +111,8 @@ if (selected('W3')) {
       const r = measure(fn);
       emit('W3', peer, `n=${n}`, 'gflops', gflops(flops, r.ms), ok, { ...info, samples: r.samples, iters: r.iters, ms: +r.ms.toPrecision(4) });
     }
-    // What the wasm path spends outside the product: copying A and B in and C out.
-    const view = workspace().f32();
+    // What the one-thread path spends outside the product: copying A and B in and C out.
+    const view = localWorkspace().f32();
     const c = new Float32Array(n * n);
     const copies = measure(() => {
       view.set(a, 1024);

@@ -10,7 +10,7 @@
 import { OpError } from '../../errors.js';
 import { computeBlock, packB, packedABytes, packedBBytes, roundUp } from './gemm.js';
 import { defaultThreads, Pool } from './parallel.js';
-import { CONTROL_BYTES, workspace, type Kernel, type Workspace } from './workspace.js';
+import { CONTROL_BYTES, localWorkspace, workspace, type Kernel, type Workspace } from './workspace.js';
 
 type Floats = Float32Array | Float64Array;
 
@@ -75,10 +75,11 @@ function product<T extends Floats>(
   check(name, a, b, m, k, n, out);
   if (m === 0 || n === 0) return out;
   if (k === 0) return out.fill(0) as T;
-  const ws: Workspace = workspace();
-  const kernel = ws.kernel(elt);
-  const threaded = threads > 1 && ws.shared && m * k * n >= threshold ? (pool ??= new Pool(ws)) : undefined;
+  const shared = workspace();
+  const threaded = threads > 1 && shared.shared && m * k * n >= threshold ? (pool ??= new Pool(shared)) : undefined;
   threaded?.grow(threads);
+  const ws: Workspace = threaded ? shared : localWorkspace();
+  const kernel = ws.kernel(elt);
   // Threads numbered from `threads` up leave the product alone: they need no scratch.
   const g = layout(kernel, m, k, n, transposeA, transposeB, threaded ? threads : 1);
   ws.reserve(g.end);
