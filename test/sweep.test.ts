@@ -11,7 +11,7 @@ import { InputError } from '../src/errors.js';
 import { parseModelText } from '../src/loaders/modelfile.js';
 import type { SweepSpec } from '../src/loaders/spec.js';
 import {
-  evaluateGates, loadSweep, mergeSweeps, parseShard, planSweep, readResults, runSweep, shardTrials, trialId,
+  evaluateGates, loadSweep, mergeSweeps, parseShard, planSweep, readResults, runSweep, shardTrials, trialId, workerBudget,
   type SweepEvent, type SweepMeta, type TrialRecord,
 } from '../src/train/sweep.js';
 import { rmad, workspace } from './helpers.js';
@@ -402,6 +402,34 @@ test('rmad sweep: exit 0 when all pass, 1 when a gate fails, 2 for bad input; th
   const dry = rmad(['sweep', 'm.yaml', '--dry-run', '--shard', '1/2'], dir);
   assert.is(dry.code, 0);
   assert.match(dry.last!, /^4 trials, 2 in shard 1\/2; nothing trained/);
+});
+
+test('the cores are divided among the workers: threads of products, and V8 helpers only with cores to spare', async () => {
+  assert.equal(workerBudget(1, 2), { threads: 2, helpers: true });
+  assert.equal(workerBudget(2, 2), { threads: 1, helpers: false });
+  assert.equal(workerBudget(2, 8), { threads: 4, helpers: true });
+  assert.equal(workerBudget(3, 2), { threads: 1, helpers: false });
+  // What a worker process is given: a worker that reports it, as a failed trial's error.
+  const dir = workspace({
+    'm.yaml': model('method: list\ntrials: [{optimizer.lr: 0.1}, {optimizer.lr: 0.2}]'),
+    'probe-worker.mjs': "process.on('message', () => { process.stderr.write(`threads=${process.env.RMAD_THREADS} single=${process.execArgv.includes('--single-threaded')}\\n`); process.exit(3); });\nprocess.send({ type: 'ready' });\n",
+  });
+  const saved = process.env.RMAD_THREADS;
+  delete process.env.RMAD_THREADS;
+  try {
+    const plan = loadSweep({ file: join(dir, 'm.yaml') });
+    for (const jobs of [1, 2]) {
+      const outcome = await runSweep({ plan, outDir: join(dir, `out${jobs}`), jobs, workerScript: join(dir, 'probe-worker.mjs') });
+      const budget = workerBudget(jobs);
+      assert.match(outcome.records[0]!.error!, `threads=${budget.threads} single=${!budget.helpers}`);
+    }
+    process.env.RMAD_THREADS = '3';
+    const outcome = await runSweep({ plan, outDir: join(dir, 'out3'), jobs: 1, workerScript: join(dir, 'probe-worker.mjs') });
+    assert.match(outcome.records[0]!.error!, 'threads=3 ');
+  } finally {
+    if (saved === undefined) delete process.env.RMAD_THREADS;
+    else process.env.RMAD_THREADS = saved;
+  }
 });
 
 test.run();

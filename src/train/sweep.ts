@@ -115,13 +115,14 @@ export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {
   };
   options.signal?.addEventListener('abort', onAbort);
   const workerPath = options.workerScript ?? defaultWorker;
+  const budget = workerBudget(jobs);
   const queue = [...toRun];
   let done = 0;
 
   const lane = async (slot: number) => {
     while (!aborted && queue.length > 0) {
       const { trial, fromCheckpoint } = queue.shift()!;
-      const worker = (workers[slot] ??= new TrialWorker(workerPath));
+      const worker = (workers[slot] ??= new TrialWorker(workerPath, budget));
       const runDir = join(outDir, 'trials', trial.id);
       emit({ type: 'trial-start', trial: infoOf(trial), fromCheckpoint });
       const started = performance.now();
@@ -199,6 +200,27 @@ function failedRecord(trial: Trial, outDir: string, error: string, wall: number)
   };
 }
 
+/** How much of the machine each worker process may use besides its own main thread. */
+export interface WorkerBudget {
+  /** RMAD_THREADS: the threads of a worker's large matrix products. */
+  threads: number;
+  /** Whether V8 may run its own helper threads (concurrent compilation and garbage collection). */
+  helpers: boolean;
+}
+
+/**
+ * The cores divided among the workers, as PyTorch's users set one thread per process: with
+ * as many workers as cores, threads of matrix products and V8's helper threads would only
+ * compete with the other trials. Measured with `node dist/bench/sweep.js` (12 trials of
+ * models/mlp.yaml on 2 cores): --jobs 2 took 1.72 s with helpers and 1.51 s without, while
+ * --jobs 1 is faster with them (1.66 against 1.95 s), so one worker keeps them. An
+ * RMAD_THREADS the user set is passed on unchanged.
+ */
+export function workerBudget(jobs: number, cores = availableParallelism()): WorkerBudget {
+  const share = Math.floor(cores / jobs);
+  return { threads: Math.max(1, share), helpers: share >= 2 };
+}
+
 type WorkerResult = Exclude<TrialReply, { type: 'ready' }> | { type: 'exit'; code: number | null; signal: NodeJS.Signals | null; stderr: string };
 
 /** One worker process; it trains one trial at a time and is reused until it dies or is closed. */
@@ -211,12 +233,14 @@ class TrialWorker {
   /** A request made before the worker said it listens; sent on 'ready'. */
   private queued: TrialRequest | null = null;
 
-  constructor(path: string) {
+  constructor(path: string, budget: WorkerBudget) {
     // Only the parent's memory and diagnostics flags: its execArgv may hold `-e CODE`, which a
     // worker would run instead of its script (fork strips it from process.execArgv itself, not
     // from a copy), or --inspect (every worker on one port). NODE_OPTIONS passes on anyway.
     const execArgv = process.execArgv.filter((a) => /^--(max-old-space-size|max-semi-space-size|stack-size|enable-source-maps|no-warnings)\b/.test(a));
-    this.child = fork(path, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced', execArgv });
+    if (!budget.helpers) execArgv.push('--single-threaded');
+    const env = { ...process.env, RMAD_THREADS: process.env.RMAD_THREADS ?? String(budget.threads) };
+    this.child = fork(path, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced', execArgv, env });
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-4000);
     });
