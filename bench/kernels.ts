@@ -134,7 +134,9 @@ if (only?.includes('ulps')) {
     const e = f(Math.exp(x));
     return f(e / f(1 + e));
   };
-  const reference: Record<FastUnaryOp, (x: number) => number> = { exp: Math.exp, log: Math.log, tanh: Math.tanh, sigmoid: sigmoid32 };
+  const reference: Record<FastUnaryOp, (x: number) => number> = {
+    exp: Math.exp, log: Math.log, tanh: Math.tanh, sigmoid: sigmoid32, relu: (x) => (x > 0 ? x : x === x ? 0 : x),
+  };
   // Distance in representable float32 values: the bit patterns as a line from -max to +max.
   const bits = new Int32Array(1), asFloat = new Float32Array(bits.buffer);
   const ordered = (x: number): number => {

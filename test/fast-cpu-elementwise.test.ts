@@ -3,8 +3,8 @@
 // several chunks, every form of the binary ops, every optimizer type in both dtypes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { BinaryOp, OptimizerUpdate, UnaryOp } from '../src/engine/backend.js';
-import type { BinaryForm, FastBinaryOp, FastUnaryOp } from '../src/engine/backends/wasm/elementwise.js';
+import type { BinaryOp, OptimizerUpdate } from '../src/engine/backend.js';
+import { FAST_BINARY_OPS, FAST_UNARY_OPS, type BinaryForm, type FastUnaryOp } from '../src/engine/backends/wasm/elementwise.js';
 import { CHUNK, binaryF32, optimizerUpdate, unaryF32 } from '../src/engine/backends/wasm/streaming.js';
 import { Rng, cpu, fastCpu, type DType } from '../src/index.js';
 
@@ -38,20 +38,20 @@ function inputs(n: number, rng: Rng): Float32Array {
 }
 
 /** Stated accuracy (elementwise.ts): ulps of the reference, which is Math.* rounded to float32. */
-const ulps: { [op: string]: number } = { exp: 1, log: 1, tanh: 1, sigmoid: 2 };
+const ulps: { [K in FastUnaryOp]: number } = { exp: 1, log: 1, tanh: 1, sigmoid: 2, relu: 0 };
 
 /**
  * The backend's op, or for lengths the backend leaves to the reference (under 16 elements),
  * the kernel itself, so that short odd lengths exercise it too.
  */
-function fastUnary(op: UnaryOp, x: Float32Array): ArrayLike<number> {
+function fastUnary(op: FastUnaryOp, x: Float32Array): ArrayLike<number> {
   if (x.length >= 16) return fastCpu.unary(op, fastCpu.fromData(x, [x.length], 'float32')).data();
   const out = new Float32Array(x.length);
-  unaryF32(op as FastUnaryOp, x, out);
+  unaryF32(op, x, out);
   return out;
 }
 
-function agreeUnary(op: UnaryOp, x: Float32Array, where: string): void {
+function agreeUnary(op: FastUnaryOp, x: Float32Array, where: string): void {
   const ref = cpu.unary(op, cpu.fromData(x, [x.length], 'float32')).data();
   const fast = fastUnary(op, x);
   for (let i = 0; i < x.length; i++) {
@@ -63,7 +63,7 @@ function agreeUnary(op: UnaryOp, x: Float32Array, where: string): void {
   }
 }
 
-for (const op of ['exp', 'log', 'tanh', 'sigmoid'] as UnaryOp[]) {
+for (const op of FAST_UNARY_OPS) {
   test(`float32 ${op}: within ${ulps[op]} ulp of the reference on random, extreme and odd-length inputs`, () => {
     const rng = new Rng(11).fork(op);
     for (const n of lengths) agreeUnary(op, inputs(n, rng), `(length ${n})`);
@@ -115,7 +115,7 @@ function agreeBinary(op: BinaryOp, dtype: DType, aShape: number[], bShape: numbe
 
 test('binary kernels at lengths under the backend threshold equal the reference', () => {
   const rng = new Rng(18);
-  for (const op of ['add', 'sub', 'mul', 'div'] as FastBinaryOp[]) {
+  for (const op of FAST_BINARY_OPS) {
     for (const n of [1, 3, 4, 7, 9]) {
       const a = inputs(n, rng), b = inputs(n, rng), s = inputs(1, rng);
       const check = (form: BinaryForm, x: Float32Array, y: Float32Array, xs: number[], ys: number[]) => {
@@ -134,7 +134,7 @@ test('binary kernels at lengths under the backend threshold equal the reference'
   }
 });
 
-for (const op of ['add', 'sub', 'mul', 'div'] as BinaryOp[]) {
+for (const op of FAST_BINARY_OPS) {
   test(`float32 ${op}: every form equals the reference exactly`, () => {
     const rng = new Rng(13).fork(op);
     for (const n of lengths) {
@@ -160,7 +160,7 @@ for (const op of ['add', 'sub', 'mul', 'div'] as BinaryOp[]) {
 
 test('float64 binary ops are untouched', () => {
   const rng = new Rng(14);
-  for (const op of ['add', 'sub', 'mul', 'div'] as BinaryOp[]) {
+  for (const op of FAST_BINARY_OPS) {
     agreeBinary(op, 'float64', [1001], [1001], rng);
     agreeBinary(op, 'float64', [100, 10], [10], rng);
   }

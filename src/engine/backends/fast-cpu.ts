@@ -1,10 +1,11 @@
 /**
  * The CPU backend contexts use: the reference backend (cpu.ts) with WebAssembly SIMD kernels
  * where they measure faster: the matrix product (on worker threads for large ones), the fused
- * optimizer update, and for float32 exp, log, tanh, sigmoid, add, sub, mul and div in their
- * common forms and sums over leading axes. float64 elementwise ops stay on the reference's
- * exact Math.* loops; float64 optimizer updates and float32 arithmetic and sums give the
- * reference's results bit for bit; the float32 transcendentals are within 1 or 2 ulps
+ * optimizer update, and for float32 exp, log, tanh, sigmoid, relu, the arithmetic ops and the
+ * comparisons in their common forms, and sums over leading axes. float64 elementwise ops stay
+ * on the reference's exact Math.* loops; float64 optimizer updates and float32 relu,
+ * arithmetic, comparisons and sums give the reference's results bit for bit (NaN for NaN);
+ * the float32 transcendentals are within 1 or 2 ulps
  * (wasm/elementwise.ts) and float32 optimizer updates are computed in float32
  * (wasm/optimizer.ts). Everything it overrides is tested against the reference
  * (test/fast-cpu.test.ts, test/fast-cpu-elementwise.test.ts).
@@ -23,12 +24,16 @@ import { CHUNK, binaryF32, optimizerUpdate, sumRowsF32, unaryF32 } from './wasm/
  * arithmetic ops and the optimizer updates between 64 and 128, column sums below 256.
  */
 const MIN_UNARY = 16;
+/** relu is as cheap as the arithmetic ops. */
+const MIN_RELU = 128;
 const MIN_BINARY = 128;
 const MIN_OPTIMIZER = 128;
 const MIN_REDUCE = 256;
 
-const fastUnary: { readonly [K in UnaryOp]?: FastUnaryOp } = { exp: 'exp', log: 'log', tanh: 'tanh', sigmoid: 'sigmoid' };
-const fastBinary: { readonly [K in BinaryOp]?: FastBinaryOp } = { add: 'add', sub: 'sub', mul: 'mul', div: 'div' };
+const fastUnary: { readonly [K in UnaryOp]?: FastUnaryOp } = { exp: 'exp', log: 'log', tanh: 'tanh', sigmoid: 'sigmoid', relu: 'relu' };
+const fastBinary: { readonly [K in BinaryOp]?: FastBinaryOp } = {
+  add: 'add', sub: 'sub', mul: 'mul', div: 'div', gt: 'gt', ge: 'ge', lt: 'lt', le: 'le', eq: 'eq', ne: 'ne',
+};
 
 /** Outputs of the elementwise kernels come from the reference's slabs (cpu.ts says why). */
 const output32 = (n: number): Float32Array => output('float32', n) as Float32Array;
@@ -64,7 +69,7 @@ export class FastCpuBackend extends CpuBackend {
 
   override unary(op: UnaryOp, x: Tensor): Tensor {
     const fast = fastUnary[op];
-    if (fast === undefined || x.dtype !== 'float32' || x.size < MIN_UNARY) return super.unary(op, x);
+    if (fast === undefined || x.dtype !== 'float32' || x.size < (fast === 'relu' ? MIN_RELU : MIN_UNARY)) return super.unary(op, x);
     const out = output32(x.size);
     unaryF32(fast, this.read(x) as Float32Array, out);
     return this.make(x.shape, x.dtype, out);

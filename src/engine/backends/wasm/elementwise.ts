@@ -22,21 +22,25 @@
  * and NaN, infinities and zeros exactly as Math.* gives them, for every input (NaN for NaN,
  * tanh(-0) = -0, log(-0) = -Inf, exp(-Inf) = 0, ...), subnormal results included.
  *
+ * relu (a lane-wise max with +0: relu(-0) = +0, NaN for NaN) and the comparisons (a lane mask
+ * anded with the bits of 1.0, so 1 where true and 0 where false, false for NaN but `ne`) are
+ * exact, like the arithmetic ops.
+ *
  * Every kernel works on whole vectors: callers round lengths up to 4 lanes and leave 16
  * bytes of slack after each array, whose lanes are computed and thrown away.
  */
-import { Code, encodeModule, F32, I32, V128, type FunctionDef } from './encoder.js';
+import { Code, encodeModule, F32, I32, V128, type FunctionDef, type SimdOp } from './encoder.js';
 
-export type FastUnaryOp = 'exp' | 'log' | 'tanh' | 'sigmoid';
-export type FastBinaryOp = 'add' | 'sub' | 'mul' | 'div';
+export type FastUnaryOp = 'exp' | 'log' | 'tanh' | 'sigmoid' | 'relu';
+export type FastBinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
 /**
  * How the operands of a binary op line up with the output: equal shapes; one operand a single
  * value; or one operand repeating along the output's trailing axes (a bias), every `m` elements.
  */
 export type BinaryForm = 'same' | 'scalarA' | 'scalarB' | 'trailingA' | 'trailingB';
 
-export const FAST_UNARY_OPS: readonly FastUnaryOp[] = ['exp', 'log', 'tanh', 'sigmoid'];
-export const FAST_BINARY_OPS: readonly FastBinaryOp[] = ['add', 'sub', 'mul', 'div'];
+export const FAST_UNARY_OPS: readonly FastUnaryOp[] = ['exp', 'log', 'tanh', 'sigmoid', 'relu'];
+export const FAST_BINARY_OPS: readonly FastBinaryOp[] = ['add', 'sub', 'mul', 'div', 'gt', 'ge', 'lt', 'le', 'eq', 'ne'];
 const FORMS: readonly BinaryForm[] = ['same', 'scalarA', 'scalarB', 'trailingA', 'trailingB'];
 
 /** The exported functions. Addresses are in bytes; counts in 4-lane vectors. */
@@ -204,7 +208,8 @@ function unaryKernel(name: FastUnaryOp): Code {
   if (name === 'exp') emitExp(c, x, out, tmp);
   else if (name === 'log') emitLog(c, x, out, tmp);
   else if (name === 'tanh') emitTanh(c, x, out, tmp, extra[0]!, extra[1]!);
-  else emitSigmoid(c, x, out, tmp, extra[0]!);
+  else if (name === 'sigmoid') emitSigmoid(c, x, out, tmp, extra[0]!);
+  else c.get(x).v128Zero().v('f32x4.max').set(out);
   c.get(dst).get(out).v128Store();
   bump(c, src, 16);
   bump(c, dst, 16);
@@ -213,7 +218,16 @@ function unaryKernel(name: FastUnaryOp): Code {
   return c;
 }
 
-const arith = { add: 'f32x4.add', sub: 'f32x4.sub', mul: 'f32x4.mul', div: 'f32x4.div' } as const;
+const arith = (op: SimdOp) => (c: Code): void => void c.v(op);
+/** A comparison's lane mask (all ones where true) anded with the bits of 1.0: 1 or 0. */
+const compare = (op: SimdOp) => (c: Code): void => void c.v(op).f32x4(1).v('v128.and');
+
+/** Each binary op on the two vectors atop the stack. */
+const binaryOps: { readonly [K in FastBinaryOp]: (c: Code) => void } = {
+  add: arith('f32x4.add'), sub: arith('f32x4.sub'), mul: arith('f32x4.mul'), div: arith('f32x4.div'),
+  gt: compare('f32x4.gt'), ge: compare('f32x4.ge'), lt: compare('f32x4.lt'), le: compare('f32x4.le'),
+  eq: compare('f32x4.eq'), ne: compare('f32x4.ne'),
+};
 
 /**
  * The binary op in one form. In the trailing forms each row's last vector may run past the
@@ -221,12 +235,14 @@ const arith = { add: 'f32x4.add', sub: 'f32x4.sub', mul: 'f32x4.mul', div: 'f32x
  * overwrites them (so dst must not overlap the operands).
  */
 function binaryKernel(name: FastBinaryOp, form: BinaryForm): Code {
-  const instr = arith[name];
+  const emit = binaryOps[name];
   if (form === 'same') {
     const c = new Code([I32, I32, I32, I32]);
     const [a, b, dst, n] = [0, 1, 2, 3];
     c.get(n).if().loop();
-    c.get(dst).get(a).v128Load().get(b).v128Load().v(instr).v128Store();
+    c.get(dst).get(a).v128Load().get(b).v128Load();
+    emit(c);
+    c.v128Store();
     bump(c, a, 16);
     bump(c, b, 16);
     bump(c, dst, 16);
@@ -243,7 +259,8 @@ function binaryKernel(name: FastBinaryOp, form: BinaryForm): Code {
     c.get(dst);
     if (form === 'scalarA') c.get(s).get(big).v128Load();
     else c.get(big).v128Load().get(s);
-    c.v(instr).v128Store();
+    emit(c);
+    c.v128Store();
     bump(c, big, 16);
     bump(c, dst, 16);
     countDown(c, n);
@@ -259,7 +276,8 @@ function binaryKernel(name: FastBinaryOp, form: BinaryForm): Code {
   c.get(dp);
   if (form === 'trailingA') c.get(sp).v128Load().get(bp).v128Load();
   else c.get(bp).v128Load().get(sp).v128Load();
-  c.v(instr).v128Store();
+  emit(c);
+  c.v128Store();
   bump(c, bp, 16);
   bump(c, sp, 16);
   bump(c, dp, 16);

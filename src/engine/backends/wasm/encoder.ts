@@ -167,7 +167,7 @@ export class Code {
  */
 export const SIMD_OPS = {
   'f32x4.splat': 0x13, 'f64x2.splat': 0x14,
-  'f32x4.eq': 0x41, 'f32x4.lt': 0x43, 'f32x4.gt': 0x44, 'f32x4.ge': 0x46,
+  'f32x4.eq': 0x41, 'f32x4.ne': 0x42, 'f32x4.lt': 0x43, 'f32x4.gt': 0x44, 'f32x4.le': 0x45, 'f32x4.ge': 0x46,
   'v128.and': 0x4e, 'v128.or': 0x50, 'v128.bitselect': 0x52,
   'f64x2.promote_low_f32x4': 0x5f,
   'i32x4.shl': 0xab, 'i32x4.shr_s': 0xac, 'i32x4.add': 0xae, 'i32x4.sub': 0xb1,

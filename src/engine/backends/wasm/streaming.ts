@@ -11,7 +11,7 @@
  * SharedArrayBuffer measured 30% slower.
  */
 import type { OptimizerUpdate } from '../../backend.js';
-import { elementwiseBytes, type BinaryForm, type ElementwiseExports, type FastBinaryOp, type FastUnaryOp } from './elementwise.js';
+import { FAST_BINARY_OPS, elementwiseBytes, type BinaryForm, type ElementwiseExports, type FastBinaryOp, type FastUnaryOp } from './elementwise.js';
 import { optimizerBytes, type OptimizerExports } from './optimizer.js';
 import { WebAssemblyApi } from './wasm-api.js';
 import { kernelShape } from './workspace.js';
@@ -77,7 +77,7 @@ function binaryKernel(op: FastBinaryOp, form: BinaryForm): BinaryKernel {
       same: e[`${op}_same`]!, scalarA: e[`${op}_scalarA`]!, scalarB: e[`${op}_scalarB`]!,
       trailingA: e[`${op}_trailingA`]!, trailingB: e[`${op}_trailingB`]!,
     });
-    binaryKernels = { add: forms('add'), sub: forms('sub'), mul: forms('mul'), div: forms('div') };
+    binaryKernels = Object.fromEntries(FAST_BINARY_OPS.map((name) => [name, forms(name)])) as NonNullable<typeof binaryKernels>;
   }
   return binaryKernels[op][form];
 }
