@@ -27,6 +27,7 @@ import {
   ensureFolder, newMeta, outcomeOf, readResults, writeMeta, writeResults, type SweepOutcome, type TrialRecord,
 } from './sweep-results.js';
 import type { TrialReply, TrialRequest } from './sweep-worker.js';
+import { packageFile } from '../package-file.js';
 
 export * from './sweep-plan.js';
 export * from './sweep-results.js';
@@ -68,7 +69,7 @@ export function defaultJobs(): number {
   return availableParallelism();
 }
 
-const defaultWorker = fileURLToPath(new URL('./sweep-worker.js', import.meta.url));
+const defaultWorker = fileURLToPath(packageFile('sweep-worker.js'));
 
 /** Runs the plan (or one shard of it) and writes the output folder; see SweepOutcome for the verdict. */
 export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {

@@ -12,6 +12,7 @@ import { roundUp } from './gemm.js';
 import { CONTROL_INTS, DONE, FAILED, GEN, MAX_CHUNKS, postJob, work, type Job } from './protocol.js';
 import type { WorkerInit } from './worker.js';
 import type { Kernel, Workspace } from './workspace.js';
+import { packageFile } from '../../../package-file.js';
 
 /** Chunks per thread: more balance the load when a core is busy with something else. */
 const CHUNKS_PER_THREAD = 4;
@@ -42,7 +43,7 @@ export class Pool {
     for (let missing = threads - 1 - live, t = 1; missing > 0; t++) {
       if (this.slots[t - 1]) continue;
       const init: WorkerInit = { memory: this.ws.memory, thread: t, kernels };
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init });
+      const worker = new Worker(packageFile('engine/backends/wasm/worker.js'), { workerData: init });
       worker.unref();
       // A worker that fails to start never claims a chunk, so products go on without it; the
       // slot (and its scratch) goes to the next worker started.

@@ -23,6 +23,7 @@ import {
   type AdapterInfo, type Batch, type Cmd, type Limits, type Reply, type SyncRequest, type WorkerInit,
 } from './protocol.js';
 import type { Kernel } from './kernels.js';
+import { packageFile } from '../../../package-file.js';
 
 /** No WebGPU adapter (or no Dawn binary) on this machine. */
 export class NoGpuError extends Error {
@@ -103,7 +104,7 @@ export class GpuDevice {
       dawnOptions: [...(options.dawnOptions ?? [])],
       powerPreference: options.powerPreference ?? 'high-performance',
     };
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: init, transferList: [port2] });
+    this.worker = new Worker(packageFile('engine/backends/webgpu/worker.js'), { workerData: init, transferList: [port2] });
     // The worker must not keep the process alive: Dawn's instance would hold it forever.
     this.worker.unref();
     const r = this.wait();
