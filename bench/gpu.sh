@@ -4,7 +4,7 @@
 # so that every figure has its baseline from the same run on the same card.
 #
 # Here, once:   bash bench/gpu.sh prepare
-#   builds dist/, fills .gpu/ with ../shared/gpu/prepare.sh (Vulkan loader, node, dawn.node) and
+#   builds dist/ (compiler and bundles), fills .gpu/ with ../shared/gpu/prepare.sh (Vulkan loader, node, dawn.node) and
 #   stages the webgpu package's JavaScript (not its 130 MB of per-platform binaries) in
 #   .gpu/modules, so node_modules need not travel.
 # Device run:   carry [".gpu", "dist"], command "bash bench/gpu.sh"  (results: $OUT/gpu.jsonl)
@@ -14,6 +14,7 @@ cd "$(dirname "$0")/.."
 
 if [ "${1:-}" = prepare ]; then
   npx tsc -p tsconfig.json >/dev/null || true # other files' type errors do not stop the emit
+  node scripts/bundle.mjs # bin/rmad runs the command line's bundle
   [ -f dist/bench/gpu-bench.js ] || { echo "gpu.sh: dist/bench/gpu-bench.js was not built" >&2; exit 1; }
   bash ../shared/gpu/prepare.sh
   rm -rf .gpu/modules && mkdir -p .gpu/modules/webgpu
