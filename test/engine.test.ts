@@ -1,5 +1,7 @@
 // The engine's contract: the seed's API, numbers on either side, zero (never NaN) for unrelated
 // variables, deep graphs, freezing, contexts, versions and anomaly mode.
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -147,6 +149,15 @@ test('anomaly mode names the first backward rule that produced NaN or Inf', () =
     e instanceof AnomalyError && /the backward of 'sqrt' \(inputs f64\[2\], output f64\[2\]\) produced Infinity in the gradient of input 0/.test(e.message));
   ctx.detectAnomaly = false;
   assert.is((y.grad().wrt(x) as Tensor).data()[0], Infinity);
+});
+
+test('RMAD_DETECT_ANOMALY=1 turns anomaly mode on in every context', () => {
+  const code = "import { newContext } from 'rmad'; console.log(JSON.stringify([newContext().detectAnomaly, newContext('float32').detectAnomaly]));";
+  const run = (env: string | undefined) => spawnSync(process.execPath, ['--input-type=module', '-e', code], {
+    cwd: fileURLToPath(new URL('../..', import.meta.url)), encoding: 'utf8', env: { ...process.env, RMAD_DETECT_ANOMALY: env },
+  }).stdout.trim();
+  assert.is(run('1'), '[true,true]');
+  assert.is(run(undefined), '[false,false]');
 });
 
 test('pull defaults to ones and may be given', () => {

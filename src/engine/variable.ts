@@ -39,6 +39,12 @@ export interface ContextOptions {
   name?: string;
 }
 
+/**
+ * RMAD_DETECT_ANOMALY, read once when rmad loads: reading process.env costs 0.15 us, 5% of a
+ * whole scalar forward and backward pass that makes its own context (W1).
+ */
+const ANOMALY_FROM_ENV = process.env.RMAD_DETECT_ANOMALY === '1';
+
 export class Context {
   readonly id = nextContextId++;
   readonly backend: Backend;
@@ -46,7 +52,7 @@ export class Context {
   /** false inside noGrad(): ops record nothing. */
   recording = true;
   /** Name the first backward rule that produces NaN or Inf (also RMAD_DETECT_ANOMALY=1). */
-  detectAnomaly = process.env.RMAD_DETECT_ANOMALY === '1';
+  detectAnomaly = ANOMALY_FROM_ENV;
   /** When set, every op's time and call count are recorded (see profile.ts). */
   profiler: Profiler | null = null;
 
