@@ -63,8 +63,13 @@ export interface RecurrentOptions {
 }
 
 /**
- * The shared loop of the recurrent layers. The input projection of every step is one matrix
- * product over [batch * steps, features] before the loop; only h Wh runs per step.
+ * The shared loop of the recurrent layers: per step, x_t Wx + b, then the cell's update from h.
+ * Each step slices its input rather than a projection of the whole sequence: a slice's
+ * gradient is zeros of the whole sliced tensor around it, so slicing something that needs a
+ * gradient costs a full-size tensor per step (quadratic in the steps), while the layer's input
+ * usually needs none (it is data). Measured at 50 steps (batch 32, 32 features, 128 units):
+ * 23 -> 10-11 ms a forward and backward. A layer whose input does need a gradient (a second
+ * recurrent layer) still pays it on that input.
  */
 abstract class Recurrent implements Layer {
   readonly params = new Map<string, Variable>();
@@ -87,17 +92,12 @@ abstract class Recurrent implements Layer {
 
   forward(x: Variable): Variable {
     const [batch, steps, features] = x.shape as [number, number, number];
-    let xw = x.reshape([batch * steps, features]).matmul(this.params.get('Wx')!);
-    const b = this.params.get('b');
-    if (b) xw = xw.add(b);
-    const width = xw.shape[1]!;
-    // Step-major, so each step's slice is contiguous.
-    const perStep = xw.reshape([batch, steps, width]).transpose([1, 0, 2]);
+    const Wx = this.params.get('Wx')!, b = this.params.get('b');
     const state = this.initialState(x.ctx, batch);
     const outputs: Variable[] = [];
     for (let t = 0; t < steps; t++) {
-      const xt = perStep.slice([t, 0, 0], [1, batch, width]).reshape([batch, width]);
-      this.step(xt, state);
+      const xw = x.slice([0, t, 0], [batch, 1, features]).reshape([batch, features]).matmul(Wx);
+      this.step(b ? xw.add(b) : xw, state);
       if (this.output === 'all') outputs.push(state.h);
     }
     return this.output === 'all' ? stack(outputs, 1) : state.h;
