@@ -222,4 +222,28 @@ test('gradient sums: many contributions add up, in place only into sums the walk
   }
 });
 
+test('slices add their gradients into the input\'s sum in place, as the padded gradients would', () => {
+  for (const device of [cpu, fastCpu]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const ctx = newContext(dtype, { device });
+      const x = ctx.variable(Float64Array.from({ length: 4 * 5 * 6 }, (_, i) => Math.sin(i)), { shape: [4, 5, 6] });
+      // Overlapping slices on several axes, with the input also used whole (an earlier share
+      // the walker does not own) and through an op after the slices.
+      const f = () => {
+        let y = x.slice([1, 0, 2], [2, 5, 3]).mul(x.slice([0, 1, 0], [3, 4, 5]).sum().add(1)).sum();
+        for (let t = 0; t < 5; t++) y = y.add(x.slice([0, t, 0], [4, 1, 6]).tanh().sum());
+        return y.add(x.mul(x).sum()).add(x.slice([3, 4, 5], [1, 1, 1]).exp().sum());
+      };
+      const inPlace = (f().grad().wrt(x) as Tensor).data();
+      const padded = f().grad({ createGraph: true }).variable(x).data();
+      assert.equal([...inPlace], [...padded], `${device.name} ${dtype}`);
+    }
+  }
+  // The first share a slice: the sum starts from zeros.
+  const ctx = newContext();
+  const x = ctx.variable([1, 2, 3, 4]);
+  const g = x.slice([1], [2]).sum().add(x.slice([2], [2]).mul(3).sum()).grad();
+  assert.equal([...(g.wrt(x) as Tensor).data()], [0, 1, 4, 3]);
+});
+
 test.run();

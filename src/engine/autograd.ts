@@ -190,14 +190,18 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
           if (inputs[i]!.version !== versions[i]) throw staleInput(inputs[i]!, node, versions[i]!);
           needs[i] = inputs[i]!.requiresGrad;
         }
-        const inputGrads = rules[node.op].backward(g, inputs, node, node.params as never, needs);
-        for (let i = 0; i < inputs.length; i++) {
-          const gi = inputGrads[i];
-          if (!gi || !needs[i]) continue;
-          const x = inputs[i]!;
-          const reduced = sumToShape(gi, x.shape);
-          if (ctx.detectAnomaly && !ctx.backend.allFinite(reduced.tensor)) throw anomaly(node, i, reduced);
-          accumulate(x, reduced, createGraph);
+        const rule = rules[node.op];
+        const adder = createGraph || inputs.length !== 1 || !needs[0] ? undefined : rule.gradAdder?.(ctx.backend);
+        if (!adder || !addGradInto(node, g, adder)) {
+          const inputGrads = rule.backward(g, inputs, node, node.params as never, needs);
+          for (let i = 0; i < inputs.length; i++) {
+            const gi = inputGrads[i];
+            if (!gi || !needs[i]) continue;
+            const x = inputs[i]!;
+            const reduced = sumToShape(gi, x.shape);
+            if (ctx.detectAnomaly && !ctx.backend.allFinite(reduced.tensor)) throw anomaly(node, i, reduced);
+            accumulate(x, reduced, createGraph);
+          }
         }
       }
       for (const x of inputs) {
@@ -238,6 +242,31 @@ function accumulate(x: Variable, g: Variable, createGraph: boolean): void {
   }
   x.walkGrad = acc.add(g);
   x.walkOwned = !createGraph;
+}
+
+/**
+ * Adds the gradient of `node`'s only input into that input's sum in place with the rule's
+ * `gradAdder` (no zeros built around a slice's gradient), making the sum the walker's own
+ * first if it is not: zeros, plus what had arrived. False where the backend cannot copy that.
+ */
+function addGradInto(node: Variable, g: Variable, add: (acc: Tensor, g: Tensor, p: never) => void): boolean {
+  const x = node.inputs![0]!;
+  const ctx = x.ctx, backend = ctx.backend;
+  let acc = x.walkGrad;
+  if (acc && !x.walkOwned && !backend.addInPlace) return false;
+  if (ctx.detectAnomaly && !backend.allFinite(g.tensor)) throw anomaly(node, 0, g);
+  const prof = ctx.profiler;
+  const t0 = prof ? prof.now() : 0;
+  if (!acc || !x.walkOwned) {
+    const sum = ctx.constant(backend.full(x.shape, 0, x.dtype));
+    if (acc) backend.addInPlace!(sum.tensor, acc.tensor);
+    acc = sum;
+  }
+  add(acc.tensor, g.tensor, node.params as never);
+  x.walkGrad = acc;
+  x.walkOwned = true;
+  if (prof) prof.record(node.op!, prof.now() - t0, acc.tensor);
+  return true;
 }
 
 function staleInput(input: Variable, node: Variable, saved: number): VersionError {

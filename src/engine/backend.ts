@@ -66,6 +66,11 @@ export interface Backend {
    * no one else holds, instead of allocating a new sum for every contribution.
    */
   addInPlace?(acc: Tensor, x: Tensor): void;
+  /**
+   * Optional: acc[begin + i] += x[i] in place over x's shape: the gradient of a slice added
+   * into the sum of its input's gradient without building the zeros around it.
+   */
+  addSliceInPlace?(acc: Tensor, x: Tensor, begin: readonly number[]): void;
 
   /**
    * Optional: one optimizer update in place, fused into a single pass over the parameter (its

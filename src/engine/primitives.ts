@@ -49,6 +49,13 @@ export interface Rule<P extends Op> {
   backward(g: Variable, x: readonly Variable[], y: Variable, p: Params[P], needs: readonly boolean[]): Grads;
   /** The output is a constant whatever the inputs (comparisons, sign): nothing is recorded. */
   constant?: true;
+  /**
+   * Optional, for a one-input op whose gradient is mostly zeros (slice): on backends that can,
+   * a function that adds the input's gradient into `acc` (of the input's shape) in place,
+   * without building those zeros. The walker uses it for sums it owns that are not
+   * differentiated again, and `backward` otherwise.
+   */
+  gradAdder?(b: Backend): ((acc: Tensor, g: Tensor, p: Params[P]) => void) | undefined;
 }
 
 type Rules = { [P in Op]: Rule<P> };
@@ -168,6 +175,7 @@ export const rules: Rules = {
   slice: {
     forward: (b, [x], p) => b.slice(x!, p.begin, p.size),
     backward: (g, [x], _y, p) => [g.pad(p.begin, x!.shape.map((d, i) => d - p.begin[i]! - p.size[i]!))],
+    gradAdder: (b) => b.addSliceInPlace && ((acc, g, p) => b.addSliceInPlace!(acc, g, p.begin)),
   },
   pad: {
     forward: (b, [x], p) => b.pad(x!, p.before, p.after),

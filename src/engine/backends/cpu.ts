@@ -490,6 +490,15 @@ export class CpuBackend implements Backend {
     for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
   }
 
+  addSliceInPlace(acc: Tensor, x: Tensor, begin: readonly number[]): void {
+    const strides = stridesOf(acc.shape);
+    let base = 0;
+    for (let d = 0; d < acc.rank; d++) base += begin[d]! * strides[d]!;
+    const idx = offsetsFor(x.shape, strides);
+    const a = this.arr(acc), src = this.arr(x);
+    for (let i = 0; i < src.length; i++) a[base + idx[i]!]! += src[i]!;
+  }
+
   optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {
     const p = this.arr(param), g = this.arr(grad);
     const n = p.length;
