@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AnomalyError, ContextMismatchError, FrozenError, Profiler, Tensor, VersionError,
-  add, cpu, fastCpu, max, min, mul, newContext, sigmoid, sub, type Variable,
+  Rng, add, cpu, fastCpu, max, min, mul, newContext, sigmoid, sub, type Variable,
 } from '../src/index.js';
 
 test('the design example: methods, numbers on either side, value and wrt', () => {
@@ -244,6 +244,36 @@ test('slices add their gradients into the input\'s sum in place, as the padded g
   const x = ctx.variable([1, 2, 3, 4]);
   const g = x.slice([1], [2]).sum().add(x.slice([2], [2]).mul(3).sum()).grad();
   assert.equal([...(g.wrt(x) as Tensor).data()], [0, 1, 4, 3]);
+});
+
+test('slice, pad and the in-place slice gradient agree with element-by-element indexing', () => {
+  const rng = new Rng(5);
+  for (let trial = 0; trial < 200; trial++) {
+    const rank = 1 + rng.int(4);
+    const shape = Array.from({ length: rank }, () => 1 + rng.int(5));
+    // Whole axes, partial ones and empty ones, in every position.
+    const begin = shape.map((d) => rng.int(d + 1));
+    const size = shape.map((d, i) => (rng.int(3) === 0 ? d - begin[i]! : rng.int(d - begin[i]! + 1)));
+    const x = cpu.fromData(Float64Array.from({ length: shape.reduce((p, q) => p * q, 1) }, (_, i) => i + 1), shape, 'float64');
+    const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, q) => p * q, 1));
+    // Row-major offsets in x of every element of the region, the naive way.
+    const offsets: number[] = [];
+    const walk = (axis: number, at: number): void => {
+      if (axis === rank) return void offsets.push(at);
+      for (let j = 0; j < size[axis]!; j++) walk(axis + 1, at + (begin[axis]! + j) * strides[axis]!);
+    };
+    walk(0, 0);
+    const what = `shape [${shape}] begin [${begin}] size [${size}]`;
+    const cut = cpu.slice(x, begin, size);
+    assert.equal([...cut.data()], offsets.map((o) => o + 1), `slice ${what}`);
+    const padded = cpu.pad(cut, begin, shape.map((d, i) => d - begin[i]! - size[i]!)).data();
+    const expected = new Array<number>(x.size).fill(0);
+    for (const o of offsets) expected[o] = o + 1;
+    assert.equal([...padded], expected, `pad ${what}`);
+    const acc = cpu.full(shape, 0.5, 'float64');
+    cpu.addSliceInPlace(acc, cut, begin);
+    assert.equal([...acc.data()], expected.map((v) => v + 0.5), `addSliceInPlace ${what}`);
+  }
 });
 
 test.run();

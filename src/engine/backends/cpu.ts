@@ -136,6 +136,43 @@ export function broadcastIndex(inShape: Shape, outShape: Shape): Int32Array {
   return offsetsFor(outShape, strides);
 }
 
+/**
+ * The region begin .. begin + size of a row-major tensor of `shape` as runs of contiguous
+ * elements, in row-major order: visit(offset in the tensor, offset in the region, length).
+ * The trailing axes the region spans whole join one run with the axis before them, so a slice
+ * of rows is one run and a slice of columns one run a row.
+ */
+function forEachRun(shape: Shape, begin: readonly number[], size: readonly number[], visit: (at: number, from: number, n: number) => void): void {
+  const total = sizeOf(size);
+  if (total === 0) return;
+  const rank = shape.length;
+  if (rank === 0) return visit(0, 0, 1);
+  const strides = stridesOf(shape);
+  let axis = rank - 1;
+  let run = size[axis]!;
+  while (axis > 0 && size[axis] === shape[axis]) run *= size[--axis]!;
+  let at = 0;
+  for (let d = 0; d < rank; d++) at += begin[d]! * strides[d]!;
+  // An odometer over the axes before the run.
+  const idx = new Array<number>(axis).fill(0);
+  for (let from = 0; from < total; from += run) {
+    visit(at, from, run);
+    for (let d = axis - 1; d >= 0; d--) {
+      idx[d]!++;
+      at += strides[d]!;
+      if (idx[d]! < size[d]!) break;
+      at -= idx[d]! * strides[d]!;
+      idx[d] = 0;
+    }
+  }
+}
+
+/** dst[to .. to + n] = src[from .. from + n]: a loop for short runs, where set() costs more. */
+function copyRun(src: TypedArray, from: number, dst: TypedArray, to: number, n: number): void {
+  if (n >= 16) dst.set(src.subarray(from, from + n), to);
+  else for (let j = 0; j < n; j++) dst[to + j] = src[from + j]!;
+}
+
 /** Offsets `sum(index[d] * strides[d])` for every index of `shape`, row-major. */
 function offsetsFor(shape: Shape, strides: readonly number[]): Int32Array {
   const n = sizeOf(shape);
@@ -407,25 +444,17 @@ export class CpuBackend implements Backend {
   }
 
   slice(x: Tensor, begin: readonly number[], size: readonly number[]): Tensor {
-    const strides = stridesOf(x.shape);
-    let base = 0;
-    for (let d = 0; d < x.rank; d++) base += begin[d]! * strides[d]!;
-    const idx = offsetsFor(size, strides);
     const src = this.arr(x);
-    const out = output(x.dtype, idx.length);
-    for (let i = 0; i < out.length; i++) out[i] = src[base + idx[i]!]!;
+    const out = output(x.dtype, sizeOf(size));
+    forEachRun(x.shape, begin, size, (at, from, n) => copyRun(src, at, out, from, n));
     return this.make([...size], x.dtype, out);
   }
 
   pad(x: Tensor, before: readonly number[], after: readonly number[]): Tensor {
     const shape = x.shape.map((d, i) => d + before[i]! + after[i]!);
-    const strides = stridesOf(shape);
-    let base = 0;
-    for (let d = 0; d < x.rank; d++) base += before[d]! * strides[d]!;
-    const idx = offsetsFor(x.shape, strides);
     const src = this.arr(x);
     const out = output(x.dtype, sizeOf(shape));
-    for (let i = 0; i < src.length; i++) out[base + idx[i]!] = src[i]!;
+    forEachRun(shape, before, x.shape, (at, from, n) => copyRun(src, from, out, at, n));
     return this.make(shape, x.dtype, out);
   }
 
@@ -491,12 +520,10 @@ export class CpuBackend implements Backend {
   }
 
   addSliceInPlace(acc: Tensor, x: Tensor, begin: readonly number[]): void {
-    const strides = stridesOf(acc.shape);
-    let base = 0;
-    for (let d = 0; d < acc.rank; d++) base += begin[d]! * strides[d]!;
-    const idx = offsetsFor(x.shape, strides);
     const a = this.arr(acc), src = this.arr(x);
-    for (let i = 0; i < src.length; i++) a[base + idx[i]!]! += src[i]!;
+    forEachRun(acc.shape, begin, x.shape, (at, from, n) => {
+      for (let j = 0; j < n; j++) a[at + j]! += src[from + j]!;
+    });
   }
 
   optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {
