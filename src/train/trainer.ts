@@ -110,6 +110,8 @@ export function setup(spec: ModelSpec, baseDir: string, dtype: DType = 'float32'
 /** Rows `order[start..start+n)` of a split, gathered into contiguous arrays. */
 function gatherRows(split: Split, order: Int32Array | null, start: number, n: number): { x: Float64Array; y: Float64Array } {
   const xw = split.x.length / split.rows, yw = split.y.length / split.rows;
+  // Rows in order are already contiguous (the tensors made from them copy).
+  if (!order) return { x: split.x.subarray(start * xw, (start + n) * xw), y: split.y.subarray(start * yw, (start + n) * yw) };
   const x = new Float64Array(n * xw), y = new Float64Array(n * yw);
   for (let i = 0; i < n; i++) {
     const r = order ? order[start + i]! : start + i;
