@@ -153,18 +153,26 @@ function forEachRun(shape: Shape, begin: readonly number[], size: readonly numbe
   while (axis > 0 && size[axis] === shape[axis]) run *= size[--axis]!;
   let at = 0;
   for (let d = 0; d < rank; d++) at += begin[d]! * strides[d]!;
-  // An odometer over the axes before the run.
   const idx = new Array<number>(axis).fill(0);
   for (let from = 0; from < total; from += run) {
     visit(at, from, run);
-    for (let d = axis - 1; d >= 0; d--) {
-      idx[d]!++;
-      at += strides[d]!;
-      if (idx[d]! < size[d]!) break;
-      at -= idx[d]! * strides[d]!;
-      idx[d] = 0;
-    }
+    at = advance(idx, size, strides, axis, at);
   }
+}
+
+/**
+ * One step of an odometer over axes 0 .. axes - 1 of `extents` (the last of them fastest):
+ * updates `idx` and returns `offset` moved by the strides of the axes that changed.
+ */
+function advance(idx: number[], extents: Shape, strides: readonly number[], axes: number, offset: number): number {
+  for (let d = axes - 1; d >= 0; d--) {
+    idx[d]!++;
+    offset += strides[d]!;
+    if (idx[d]! < extents[d]!) break;
+    offset -= idx[d]! * strides[d]!;
+    idx[d] = 0;
+  }
+  return offset;
 }
 
 /** dst[to .. to + n] = src[from .. from + n]: a loop for short runs, where set() costs more. */
@@ -186,14 +194,7 @@ function offsetsFor(shape: Shape, strides: readonly number[]): Int32Array {
   let base = 0;
   for (let i = 0; i < n; i += lastLen) {
     for (let j = 0; j < lastLen; j++) out[i + j] = base + j * lastStride;
-    // Advance the odometer over the leading axes.
-    for (let d = last - 1; d >= 0; d--) {
-      idx[d]!++;
-      base += strides[d]!;
-      if (idx[d]! < shape[d]!) break;
-      base -= idx[d]! * strides[d]!;
-      idx[d] = 0;
-    }
+    base = advance(idx, shape, strides, last, base);
   }
   return out;
 }
