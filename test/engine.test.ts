@@ -246,6 +246,27 @@ test('slices add their gradients into the input\'s sum in place, as the padded g
   assert.equal([...(g.wrt(x) as Tensor).data()], [0, 1, 4, 3]);
 });
 
+test('tanh, sigmoid and relu gradients from one-pass kernels equal their rules\' ops bit for bit', () => {
+  for (const device of [cpu, fastCpu]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const ctx = newContext(dtype, { device });
+      for (const n of [5, 300]) { // under and over the fast backend's WebAssembly threshold
+        // Values around the kinks and saturations, -0 and 0, and a pull of NaN and infinities.
+        const x = ctx.variable(Float64Array.from({ length: n }, (_, i) => (i % 7 === 0 ? [0, -0, 30, -30][i % 4]! : Math.sin(i) * 4)));
+        const pull = ctx.constant(Float64Array.from({ length: n }, (_, i) => (i === 3 ? NaN : i === 4 ? Infinity : Math.cos(i))));
+        for (const f of [(v: Variable) => v.tanh(), (v: Variable) => v.sigmoid(), (v: Variable) => v.relu()]) {
+          // Used twice, so the kernel's gradient is also added to another share.
+          const y = () => f(x).add(f(x.mul(2)));
+          const fused = (y().grad(pull).wrt(x) as Tensor).data();
+          const rule = y().grad({ pull, createGraph: true }).variable(x).data();
+          const same = fused.every((v, i) => Object.is(v, rule[i]) || (v !== v && rule[i] !== rule[i]));
+          assert.ok(same, `${device.name} ${dtype} n=${n} ${f.toString()}: ${[...fused].slice(0, 8)} vs ${[...rule].slice(0, 8)}`);
+        }
+      }
+    }
+  }
+});
+
 test('slice, pad and the in-place slice gradient agree with element-by-element indexing', () => {
   const rng = new Rng(5);
   for (let trial = 0; trial < 200; trial++) {

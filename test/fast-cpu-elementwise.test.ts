@@ -4,9 +4,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { BinaryOp, OptimizerUpdate } from '../src/engine/backend.js';
-import { FAST_BINARY_OPS, FAST_UNARY_OPS, type BinaryForm, type FastUnaryOp } from '../src/engine/backends/wasm/elementwise.js';
-import { CHUNK, binaryF32, optimizerUpdate, unaryF32 } from '../src/engine/backends/wasm/streaming.js';
-import { Rng, cpu, fastCpu, type DType } from '../src/index.js';
+import { FAST_ACTIVATIONS, FAST_BINARY_OPS, FAST_UNARY_OPS, type BinaryForm, type FastActivation, type FastUnaryOp } from '../src/engine/backends/wasm/elementwise.js';
+import { CHUNK, activationGradF32, binaryF32, optimizerUpdate, unaryF32 } from '../src/engine/backends/wasm/streaming.js';
+import { Rng, cpu, fastCpu, type DType, type Tensor } from '../src/index.js';
 
 const lengths = [1, 3, 7, 8, 17, 64, 129, 1001, 4099, CHUNK + 5, 2 * CHUNK + 17];
 
@@ -155,6 +155,43 @@ for (const op of FAST_BINARY_OPS) {
     agreeBinary(op, 'float32', [30, 4], [4], rng);
     agreeBinary(op, 'float32', [40, 30], [40, 1], rng);
     agreeBinary(op, 'float32', [2, CHUNK + 1], [CHUNK + 1], rng);
+  });
+}
+
+/** An activation's gradient as its backward rule computes it, op by op on the reference backend. */
+function ruleGrad(fn: FastActivation, v: Tensor, g: Tensor): Tensor {
+  const one = cpu.full([1], 1, v.dtype);
+  if (fn === 'tanh') return cpu.binary('mul', g, cpu.binary('sub', one, cpu.binary('mul', v, v)));
+  if (fn === 'sigmoid') return cpu.binary('mul', g, cpu.binary('mul', v, cpu.binary('sub', one, v)));
+  return cpu.binary('mul', g, cpu.binary('gt', v, cpu.full([1], 0, v.dtype)));
+}
+
+for (const fn of FAST_ACTIVATIONS) {
+  test(`${fn} gradient kernels equal the rule's ops exactly, both dtypes, every length`, () => {
+    const rng = new Rng(19).fork(fn);
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const n of lengths) {
+        const v = inputs(n, rng), g = inputs(n, rng);
+        const want = ruleGrad(fn, cpu.fromData(v, [n], dtype), cpu.fromData(g, [n], dtype)).data();
+        const got = [
+          cpu.activationGrad(fn, cpu.fromData(v, [n], dtype), cpu.fromData(g, [n], dtype)).data(),
+          fastCpu.activationGrad(fn, fastCpu.fromData(v, [n], dtype), fastCpu.fromData(g, [n], dtype)).data(),
+        ];
+        if (dtype === 'float32') {
+          // The kernel itself, also at lengths the backend leaves to the reference.
+          const out = new Float32Array(n);
+          activationGradF32(fn, v, g, out);
+          got.push(out);
+        }
+        for (const [k, r] of got.entries()) {
+          for (let i = 0; i < n; i++) {
+            if (!(Object.is(r[i], want[i]) || (r[i] !== r[i] && want[i] !== want[i]))) {
+              assert.unreachable(`${dtype} ${fn} gradient #${k} length ${n} at ${i} (v ${v[i]}, g ${g[i]}): ${r[i]}, rule ${want[i]}`);
+            }
+          }
+        }
+      }
+    }
   });
 }
 

@@ -191,8 +191,14 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
           needs[i] = inputs[i]!.requiresGrad;
         }
         const rule = rules[node.op];
-        const adder = createGraph || inputs.length !== 1 || !needs[0] ? undefined : rule.gradAdder?.(ctx.backend);
-        if (!adder || !addGradInto(node, g, adder)) {
+        // One input whose gradient is not differentiated again: the rule's in-place adder or
+        // one-pass kernel where the backend has them, else its backward in ops.
+        const single = !createGraph && inputs.length === 1 && needs[0]!;
+        const adder = single ? rule.gradAdder?.(ctx.backend) : undefined;
+        const kernel = single && !adder ? rule.gradKernel?.(ctx.backend) : undefined;
+        if (kernel) {
+          accumulate(inputs[0]!, gradByKernel(node, g, kernel), false);
+        } else if (!adder || !addGradInto(node, g, adder)) {
           const inputGrads = rule.backward(g, inputs, node, node.params as never, needs);
           for (let i = 0; i < inputs.length; i++) {
             const gi = inputGrads[i];
@@ -267,6 +273,18 @@ function addGradInto(node: Variable, g: Variable, add: (acc: Tensor, g: Tensor, 
   x.walkOwned = true;
   if (prof) prof.record(node.op!, prof.now() - t0, acc.tensor);
   return true;
+}
+
+/** The gradient of `node`'s only input, from the rule's one-pass kernel. */
+function gradByKernel(node: Variable, g: Variable, kernel: (g: Tensor, x: Tensor, y: Tensor) => Tensor): Variable {
+  const ctx = node.ctx;
+  const prof = ctx.profiler;
+  const t0 = prof ? prof.now() : 0;
+  const t = kernel(g.tensor, node.inputs![0]!.tensor, node.tensor);
+  if (prof) prof.record(node.op!, prof.now() - t0, t);
+  const grad = ctx.constant(t);
+  if (ctx.detectAnomaly && !ctx.backend.allFinite(t)) throw anomaly(node, 0, grad);
+  return grad;
 }
 
 function staleInput(input: Variable, node: Variable, saved: number): VersionError {

@@ -19,6 +19,9 @@ export type BinaryOp =
 
 export type ReduceOp = 'sum' | 'max' | 'logsumexp';
 
+/** Activations whose gradient a backend may compute in one pass (Backend.activationGrad). */
+export type Activation = 'tanh' | 'sigmoid' | 'relu';
+
 export interface Backend {
   readonly name: string;
 
@@ -71,6 +74,12 @@ export interface Backend {
    * into the sum of its input's gradient without building the zeros around it.
    */
   addSliceInPlace?(acc: Tensor, x: Tensor, begin: readonly number[]): void;
+  /**
+   * Optional: the gradient of an activation in one pass over equal shapes, as its backward
+   * rule's ops compute it one by one (same roundings, same bits): tanh g (1 - y y) and sigmoid
+   * g (y (1 - y)) from the output y; relu g [x > 0] from the input x.
+   */
+  activationGrad?(fn: Activation, v: Tensor, g: Tensor): Tensor;
 
   /**
    * Optional: one optimizer update in place, fused into a single pass over the parameter (its

@@ -8,7 +8,7 @@
  * the walker sums broadcast axes away and accumulates (autograd.ts), so no rule repeats that.
  * A `null` gradient means "contributes nothing" (a constant input, or an op with no gradient).
  */
-import type { Backend, BinaryOp, UnaryOp } from './backend.js';
+import type { Activation, Backend, BinaryOp, UnaryOp } from './backend.js';
 import type { Tensor } from './tensor.js';
 import type { Variable } from './variable.js';
 
@@ -56,12 +56,24 @@ export interface Rule<P extends Op> {
    * differentiated again, and `backward` otherwise.
    */
   gradAdder?(b: Backend): ((acc: Tensor, g: Tensor, p: Params[P]) => void) | undefined;
+  /**
+   * Optional, for a one-input op: on backends that can, a kernel that computes the input's
+   * gradient from `g`, the input and the output in one pass, giving what `backward` gives bit
+   * for bit without its intermediate tensors. The walker uses it where the gradient is not
+   * differentiated again.
+   */
+  gradKernel?(b: Backend): ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | undefined;
 }
 
 type Rules = { [P in Op]: Rule<P> };
 
 function unary<P extends Op>(op: UnaryOp, backward: (g: Variable, x: Variable, y: Variable) => Variable): Rule<P> {
   return { forward: (b, [x]) => b.unary(op, x!), backward: (g, [x], y) => [backward(g, x!, y)] };
+}
+
+/** An activation's one-pass gradient kernel, where the backend has one (Backend.activationGrad). */
+function activationGrad<P extends Op>(fn: Activation): Rule<P>['gradKernel'] {
+  return (b) => b.activationGrad && ((g, x, y) => b.activationGrad!(fn, fn === 'relu' ? x : y, g));
 }
 
 function binary<P extends Op>(op: BinaryOp, backward: Rule<P>['backward']): Rule<P> {
@@ -119,13 +131,13 @@ export const rules: Rules = {
   // d cosh x = sinh x dx
   cosh: unary('cosh', (g, x) => g.mul(x.sinh())),
   // d tanh x = (1 - tanh² x) dx
-  tanh: unary('tanh', (g, _x, y) => g.mul(y.mul(y).rsub(1))),
+  tanh: { ...unary('tanh', (g, _x, y) => g.mul(y.mul(y).rsub(1))), gradKernel: activationGrad('tanh') },
   // d σ(x) = σ(x)(1 - σ(x)) dx
-  sigmoid: unary('sigmoid', (g, _x, y) => g.mul(y.mul(y.rsub(1)))),
+  sigmoid: { ...unary('sigmoid', (g, _x, y) => g.mul(y.mul(y.rsub(1)))), gradKernel: activationGrad('sigmoid') },
   // d softplus(x) = σ(x) dx
   softplus: unary('softplus', (g, x) => g.mul(x.sigmoid())),
   // d relu(x) = [x > 0] dx
-  relu: unary('relu', (g, x) => g.mul(x.gt(0))),
+  relu: { ...unary('relu', (g, x) => g.mul(x.gt(0))), gradKernel: activationGrad('relu') },
   compare: { forward: (b, [x, y], p) => b.binary(p.cmp, x!, y!), backward: () => [null, null], constant: true },
   // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
   where: {

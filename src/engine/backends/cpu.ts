@@ -4,9 +4,9 @@
  * that dominate training (same-shape elementwise, scalar and bias broadcasting, last-axis and
  * first-axis reductions).
  */
-import type { Backend, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
+import type { Activation, Backend, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
 import {
-  Tensor, ShapeError, arrayFor, broadcastShapes, reducedShape, sameShape, sizeOf, stridesOf,
+  Tensor, ShapeError, arrayFor, broadcastShapes, formatShape, reducedShape, sameShape, sizeOf, stridesOf,
   type DType, type Shape, type TypedArray,
 } from '../tensor.js';
 
@@ -120,6 +120,27 @@ const unaryKernels32: UnaryKernels = { ...unaryKernels, sigmoid: unaryLoop(unary
 const binaryKernels = Object.fromEntries(
   (Object.keys(binaryExpr) as BinaryOp[]).map((k) => [k, binaryLoops(binaryExpr[k]('x', 'y'))]),
 ) as { [K in BinaryOp]: BinaryLoops };
+
+/**
+ * Each activation's gradient (Backend.activationGrad) as source over `v` (tanh's and sigmoid's
+ * output, relu's input) and `g`, in the order of its backward rule's ops (primitives.ts); in
+ * float32 each step is rounded as those ops store it, so the two give the same bits.
+ */
+const activationGradExpr: { [K in Activation]: (round: (e: string) => string) => string } = {
+  tanh: (r) => `g * ${r(`1 - ${r('v * v')}`)}`,
+  sigmoid: (r) => `g * ${r(`v * ${r('1 - v')}`)}`,
+  relu: () => 'g * (v > 0 ? 1 : 0)',
+};
+type ActivationGradLoop = (v: TypedArray, g: TypedArray, out: TypedArray) => void;
+const activationGradLoops = (round: (e: string) => string) => Object.fromEntries(
+  (Object.keys(activationGradExpr) as Activation[]).map((k) => [k, compileElementwise<ActivationGradLoop>(
+    `function (vs, gs, out) { for (let i = 0; i < out.length; i++) { const v = vs[i], g = gs[i]; out[i] = ${activationGradExpr[k](round)}; } }`,
+  )]),
+) as { [K in Activation]: ActivationGradLoop };
+const activationGradKernels: { [D in DType]: { [K in Activation]: ActivationGradLoop } } = {
+  float64: activationGradLoops((e) => `(${e})`),
+  float32: activationGradLoops((e) => `f(${e})`),
+};
 
 /**
  * For each element of `outShape` (row-major), the offset of the element of `inShape` that
@@ -518,6 +539,15 @@ export class CpuBackend implements Backend {
   addInPlace(acc: Tensor, x: Tensor): void {
     const a = this.arr(acc), b = this.arr(x);
     for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
+  }
+
+  activationGrad(fn: Activation, v: Tensor, g: Tensor): Tensor {
+    if (!sameShape(v.shape, g.shape) || v.dtype !== g.dtype) {
+      throw new ShapeError(`${fn} gradient: the gradient ${formatShape(g.shape, g.dtype)} does not match the activation's ${formatShape(v.shape, v.dtype)}`);
+    }
+    const out = output(g.dtype, g.size);
+    activationGradKernels[g.dtype][fn](this.arr(v), this.arr(g), out);
+    return this.make(g.shape, g.dtype, out);
   }
 
   addSliceInPlace(acc: Tensor, x: Tensor, begin: readonly number[]): void {

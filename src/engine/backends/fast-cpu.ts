@@ -2,20 +2,20 @@
  * The CPU backend contexts use: the reference backend (cpu.ts) with WebAssembly SIMD kernels
  * where they measure faster: the matrix product (on worker threads for large ones), the fused
  * optimizer update, and for float32 exp, log, tanh, sigmoid, relu, the arithmetic ops and the
- * comparisons in their common forms, and sums over leading axes. float64 elementwise ops stay
- * on the reference's exact Math.* loops; float64 optimizer updates and float32 relu,
- * arithmetic, comparisons and sums give the reference's results bit for bit (NaN for NaN);
- * the float32 transcendentals are within 1 or 2 ulps
- * (wasm/elementwise.ts) and float32 optimizer updates are computed in float32
- * (wasm/optimizer.ts). Everything it overrides is tested against the reference
+ * comparisons in their common forms, the gradients of tanh, sigmoid and relu, and sums over
+ * leading axes. float64 elementwise ops stay on the reference's exact Math.* loops; float64
+ * optimizer updates and float32 relu, arithmetic, comparisons, activation gradients and sums
+ * give the reference's results bit for bit (NaN for NaN); the float32 transcendentals are
+ * within 1 or 2 ulps (wasm/elementwise.ts) and float32 optimizer updates are computed in
+ * float32 (wasm/optimizer.ts). Everything it overrides is tested against the reference
  * (test/fast-cpu.test.ts, test/fast-cpu-elementwise.test.ts).
  */
-import type { BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
+import type { Activation, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
 import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape } from '../tensor.js';
 import { CpuBackend, isTrailing, matmulDims, output } from './cpu.js';
 import { matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
 import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
-import { CHUNK, binaryF32, optimizerUpdate, sumRowsF32, unaryF32 } from './wasm/streaming.js';
+import { CHUNK, activationGradF32, binaryF32, optimizerUpdate, sumRowsF32, unaryF32 } from './wasm/streaming.js';
 
 /**
  * Fewest elements for which a kernel goes to WebAssembly: below, the fixed cost of a call
@@ -102,6 +102,13 @@ export class FastCpuBackend extends CpuBackend {
     const out = output32(outer * inner);
     sumRowsF32(this.read(x) as Float32Array, outer, rows, inner, out);
     return this.make(reducedShape(x.shape, axes, keepdims), 'float32', out);
+  }
+
+  override activationGrad(fn: Activation, v: Tensor, g: Tensor): Tensor {
+    if (g.dtype !== 'float32' || v.dtype !== 'float32' || g.size < MIN_BINARY || !sameShape(v.shape, g.shape)) return super.activationGrad(fn, v, g);
+    const out = output32(g.size);
+    activationGradF32(fn, this.read(v) as Float32Array, this.read(g) as Float32Array, out);
+    return this.make(g.shape, 'float32', out);
   }
 
   override addInPlace(acc: Tensor, x: Tensor): void {

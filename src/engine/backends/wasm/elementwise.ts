@@ -32,6 +32,8 @@
 import { Code, encodeModule, F32, I32, V128, type FunctionDef, type SimdOp } from './encoder.js';
 
 export type FastUnaryOp = 'exp' | 'log' | 'tanh' | 'sigmoid' | 'relu';
+/** Activations whose gradient has a kernel: `${name}_grad(v, g, dst, vectors)` (Backend.activationGrad). */
+export type FastActivation = 'tanh' | 'sigmoid' | 'relu';
 export type FastBinaryOp = 'add' | 'sub' | 'mul' | 'div' | 'gt' | 'ge' | 'lt' | 'le' | 'eq' | 'ne';
 /**
  * How the operands of a binary op line up with the output: equal shapes; one operand a single
@@ -41,12 +43,13 @@ export type BinaryForm = 'same' | 'scalarA' | 'scalarB' | 'trailingA' | 'trailin
 
 export const FAST_UNARY_OPS: readonly FastUnaryOp[] = ['exp', 'log', 'tanh', 'sigmoid', 'relu'];
 export const FAST_BINARY_OPS: readonly FastBinaryOp[] = ['add', 'sub', 'mul', 'div', 'gt', 'ge', 'lt', 'le', 'eq', 'ne'];
+export const FAST_ACTIVATIONS: readonly FastActivation[] = ['tanh', 'sigmoid', 'relu'];
 const FORMS: readonly BinaryForm[] = ['same', 'scalarA', 'scalarB', 'trailingA', 'trailingB'];
 
 /** The exported functions. Addresses are in bytes; counts in 4-lane vectors. */
 export type ElementwiseExports =
   & { [K in FastUnaryOp]: (src: number, dst: number, vectors: number) => void }
-  & { [K in `${FastBinaryOp}_same`]: (a: number, b: number, dst: number, vectors: number) => void }
+  & { [K in `${FastBinaryOp}_same` | `${FastActivation}_grad`]: (a: number, b: number, dst: number, vectors: number) => void }
   & { [K in `${FastBinaryOp}_scalarA` | `${FastBinaryOp}_scalarB`]: (big: number, scalar: number, dst: number, vectors: number) => void }
   & {
     /**
@@ -291,6 +294,30 @@ function binaryKernel(name: FastBinaryOp, form: BinaryForm): Code {
 }
 
 /**
+ * An activation's gradient from v (the output of tanh and sigmoid, the input of relu) and g,
+ * as its backward rule's ops compute it one by one: tanh g (1 - v v), sigmoid g (v (1 - v)),
+ * relu g [v > 0]. Each step is a float32 operation, so the bits are the same.
+ */
+function activationGradKernel(name: FastActivation): Code {
+  const c = new Code([I32, I32, I32, I32]);
+  const [vp, gp, dst, n] = [0, 1, 2, 3];
+  const v = c.local(V128);
+  c.get(n).if().loop();
+  c.get(vp).v128Load().set(v);
+  c.get(dst).get(gp).v128Load();
+  if (name === 'tanh') c.f32x4(1).get(v).get(v).v('f32x4.mul').v('f32x4.sub');
+  else if (name === 'sigmoid') c.get(v).f32x4(1).get(v).v('f32x4.sub').v('f32x4.mul');
+  else c.get(v).v128Zero().v('f32x4.gt').f32x4(1).v('v128.and');
+  c.v('f32x4.mul').v128Store();
+  bump(c, vp, 16);
+  bump(c, gp, 16);
+  bump(c, dst, 16);
+  countDown(c, n);
+  c.end().end();
+  return c;
+}
+
+/**
  * Column sums of float32 rows, accumulated in float64 row after row: acc[j] (+)= x[0][j] +
  * x[1][j] + ... in that order, which is the reference's reduction (cpu.ts), so the sums round
  * to the same float32 values. Eight columns at a time, in four f64x2 accumulators: one would
@@ -328,6 +355,7 @@ function columnSums(): Code {
 export function elementwiseBytes(maxPages: number): Uint8Array {
   const functions: FunctionDef[] = FAST_UNARY_OPS.map((name) => ({ name, code: unaryKernel(name) }));
   for (const name of FAST_BINARY_OPS) for (const form of FORMS) functions.push({ name: `${name}_${form}`, code: binaryKernel(name, form) });
+  for (const name of FAST_ACTIVATIONS) functions.push({ name: `${name}_grad`, code: activationGradKernel(name) });
   functions.push({ name: 'columnSums', code: columnSums() });
   return encodeModule(functions, { shared: false, minPages: 1, maxPages });
 }

@@ -11,7 +11,7 @@
  * SharedArrayBuffer measured 30% slower.
  */
 import type { OptimizerUpdate } from '../../backend.js';
-import { FAST_BINARY_OPS, elementwiseBytes, type BinaryForm, type ElementwiseExports, type FastBinaryOp, type FastUnaryOp } from './elementwise.js';
+import { FAST_BINARY_OPS, elementwiseBytes, type BinaryForm, type ElementwiseExports, type FastActivation, type FastBinaryOp, type FastUnaryOp } from './elementwise.js';
 import { optimizerBytes, type OptimizerExports } from './optimizer.js';
 import { WebAssemblyApi } from './wasm-api.js';
 import { kernelShape } from './workspace.js';
@@ -89,18 +89,9 @@ function binaryKernel(op: FastBinaryOp, form: BinaryForm): BinaryKernel {
  */
 export function binaryF32(op: FastBinaryOp, form: BinaryForm, a: Float32Array, b: Float32Array, out: Float32Array): void {
   const kernel = binaryKernel(op, form);
+  if (form === 'same') return sameF32(kernel, a, b, out);
   const f32 = instance().f32;
   const n = out.length, dst = at(2) / 4;
-  if (form === 'same') {
-    for (let i = 0; i < n; i += CHUNK) {
-      const len = Math.min(CHUNK, n - i), whole = len === n;
-      f32.set(whole ? a : a.subarray(i, i + len), 0);
-      f32.set(whole ? b : b.subarray(i, i + len), at(1) / 4);
-      kernel(at(0), at(1), at(2), vectors(len, 4));
-      out.set(f32.subarray(dst, dst + len), i);
-    }
-    return;
-  }
   if (form === 'scalarA' || form === 'scalarB') {
     const big = form === 'scalarB' ? a : b, scalar = form === 'scalarB' ? b[0]! : a[0]!;
     for (let i = 0; i < n; i += CHUNK) {
@@ -122,6 +113,24 @@ export function binaryF32(op: FastBinaryOp, form: BinaryForm, a: Float32Array, b
     kernel(at(0), at(1), at(2), len / m, m * 4, vectors(m, 4));
     out.set(f32.subarray(dst, dst + len), i);
   }
+}
+
+/** out = kernel(a, b) elementwise over three equal lengths, a chunk at a time. */
+function sameF32(kernel: BinaryKernel, a: Float32Array, b: Float32Array, out: Float32Array): void {
+  const f32 = instance().f32;
+  const n = out.length, dst = at(2) / 4;
+  for (let i = 0; i < n; i += CHUNK) {
+    const len = Math.min(CHUNK, n - i), whole = len === n;
+    f32.set(whole ? a : a.subarray(i, i + len), 0);
+    f32.set(whole ? b : b.subarray(i, i + len), at(1) / 4);
+    kernel(at(0), at(1), at(2), vectors(len, 4));
+    out.set(f32.subarray(dst, dst + len), i);
+  }
+}
+
+/** The gradient of activation `fn` in float32 from v (its output, or relu's input) and g; see elementwise.ts. */
+export function activationGradF32(fn: FastActivation, v: Float32Array, g: Float32Array, out: Float32Array): void {
+  sameF32(instance().elementwise[`${fn}_grad`], v, g, out);
 }
 
 /**
