@@ -246,6 +246,33 @@ test('slices add their gradients into the input\'s sum in place, as the padded g
   assert.equal([...(g.wrt(x) as Tensor).data()], [0, 1, 4, 3]);
 });
 
+test('a weight used at every step: its products added into its gradient in place agree with summed products', () => {
+  for (const device of [cpu, fastCpu]) {
+    for (const dtype of ['float32', 'float64'] as const) {
+      const ctx = newContext(dtype, { device });
+      const rng = new Rng(21);
+      const v = (shape: number[]) => ctx.variable(Float64Array.from({ length: shape[0]! * shape[1]! }, () => rng.range(-1, 1)), { shape });
+      // A recurrence through W and W's transpose (both operands' adders), plus x @ U at each step.
+      const W = v([9, 9]), U = v([5, 9]), x = v([4, 5]);
+      const f = () => {
+        let h = x.matmul(U).tanh();
+        for (let t = 0; t < 6; t++) h = h.matmul(W).add(x.matmul(U)).tanh().matmul(W, false, true);
+        return h.sum();
+      };
+      const g = f().grad(), graph = f().grad({ createGraph: true });
+      for (const [name, p] of [['W', W], ['U', U], ['x', x]] as const) {
+        const inPlace = (g.wrt(p) as Tensor).data(), summed = graph.variable(p).data();
+        if (device === cpu) {
+          assert.equal([...inPlace], [...summed], `reference ${dtype} ${name}: bit for bit`);
+        } else {
+          const tol = dtype === 'float32' ? 1e-5 : 1e-13;
+          for (let i = 0; i < inPlace.length; i++) assert.ok(Math.abs(inPlace[i]! - summed[i]!) <= tol * (1 + Math.abs(summed[i]!)), `${dtype} ${name}[${i}]: ${inPlace[i]} vs ${summed[i]}`);
+        }
+      }
+    }
+  }
+});
+
 test('tanh, sigmoid and relu gradients from one-pass kernels equal their rules\' ops bit for bit', () => {
   for (const device of [cpu, fastCpu]) {
     for (const dtype of ['float32', 'float64'] as const) {

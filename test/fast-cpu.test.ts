@@ -56,6 +56,41 @@ test('large products on worker threads agree with one thread', () => {
   }
 });
 
+/** acc + op(a) @ op(b), summed inside the kernel, against the reference's product then sum. */
+function agreeAdd(dtype: DType, m: number, k: number, n: number, ta: boolean, tb: boolean, rng: Rng) {
+  const [a1, a2] = random(ta ? [k, m] : [m, k], dtype, rng);
+  const [b1, b2] = random(tb ? [n, k] : [k, n], dtype, rng);
+  const [c1, c2] = random([m, n], dtype, rng);
+  cpu.addMatmulInPlace(c1, a1, b1, ta, tb);
+  fastCpu.addMatmulInPlace(c2, a2, b2, ta, tb);
+  const r = c1.data(), f = c2.data();
+  const tol = (dtype === 'float32' ? 2 ** -23 : 2 ** -52) * 2 * (k + 2);
+  for (let i = 0; i < r.length; i++) {
+    if (!(Math.abs(r[i]! - f[i]!) <= tol)) assert.unreachable(`add ${dtype} ${m}x${k}x${n} ta=${ta} tb=${tb}: [${i}] ${f[i]} vs ${r[i]}`);
+  }
+}
+
+for (const dtype of ['float32', 'float64'] as DType[]) {
+  test(`products added in place, ${dtype}: every transpose, odd sizes, one thread and several`, () => {
+    const rng = new Rng(10).fork(dtype);
+    for (const ta of [false, true]) for (const tb of [false, true]) {
+      for (let trial = 0; trial < 8; trial++) agreeAdd(dtype, sizes[rng.int(6)]!, sizes[rng.int(6)]!, sizes[rng.int(6)]!, ta, tb, rng);
+    }
+    const previous = setParallelThreshold(1);
+    try {
+      agreeAdd(dtype, 70, 90, 50, false, true, rng);
+      agreeAdd(dtype, 33, 300, 17, true, false, rng); // several k blocks
+    } finally {
+      setParallelThreshold(previous);
+    }
+    // k = 0 leaves the sum as it was.
+    const [c] = random([3, 4], dtype, rng);
+    const before = [...c.data()];
+    fastCpu.addMatmulInPlace(c, fastCpu.full([3, 0], 0, dtype), fastCpu.full([0, 4], 0, dtype), false, false);
+    assert.equal([...c.data()], before);
+  });
+}
+
 test('elementwise kernels: each op has its own loop and they do not disturb each other', () => {
   const rng = new Rng(2);
   const [a] = random([64], 'float64', rng);

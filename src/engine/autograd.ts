@@ -199,6 +199,12 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
         if (kernel) {
           accumulate(inputs[0]!, gradByKernel(node, g, kernel), false);
         } else if (!adder || !addGradInto(node, g, adder)) {
+          const inputAdder = createGraph || ctx.detectAnomaly ? undefined : rule.inputGradAdder?.(ctx.backend);
+          if (inputAdder) {
+            for (let i = 0; i < inputs.length; i++) {
+              if (needs[i] && inputs[i]!.walkOwned && addInputGrad(node, i, g, inputAdder)) needs[i] = false;
+            }
+          }
           const inputGrads = rule.backward(g, inputs, node, node.params as never, needs);
           for (let i = 0; i < inputs.length; i++) {
             const gi = inputGrads[i];
@@ -272,6 +278,16 @@ function addGradInto(node: Variable, g: Variable, add: (acc: Tensor, g: Tensor, 
   x.walkGrad = acc;
   x.walkOwned = true;
   if (prof) prof.record(node.op!, prof.now() - t0, acc.tensor);
+  return true;
+}
+
+/** Adds input i's gradient into the sum the walker owns with the rule's adder; false where it declines. */
+function addInputGrad(node: Variable, i: number, g: Variable, add: (i: number, acc: Tensor, g: Tensor, x: readonly Tensor[], p: never) => boolean): boolean {
+  const prof = node.ctx.profiler;
+  const t0 = prof ? prof.now() : 0;
+  const acc = node.inputs![i]!.walkGrad!.tensor;
+  if (!add(i, acc, g.tensor, node.inputs!.map((x) => x.tensor), node.params as never)) return false;
+  if (prof) prof.record(node.op!, prof.now() - t0, acc);
   return true;
 }
 

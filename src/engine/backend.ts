@@ -75,6 +75,12 @@ export interface Backend {
    */
   addSliceInPlace?(acc: Tensor, x: Tensor, begin: readonly number[]): void;
   /**
+   * Optional: acc += op(a) @ op(b) in place, for 2-d operands (as matmul transposes them) and
+   * acc of the product's shape. The walker adds matrix products' gradients into sums it owns
+   * with it; a backend may round differently from matmul followed by addInPlace.
+   */
+  addMatmulInPlace?(acc: Tensor, a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): void;
+  /**
    * Optional: the gradient of an activation in one pass over equal shapes, as its backward
    * rule's ops compute it one by one (same roundings, same bits): tanh g (1 - y y) and sigmoid
    * g (y (1 - y)) from the output y; relu g [x > 0] from the input x.

@@ -63,6 +63,13 @@ export interface Rule<P extends Op> {
    * differentiated again.
    */
   gradKernel?(b: Backend): ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | undefined;
+  /**
+   * Optional, for an op of several inputs: on backends that can, a function that adds input
+   * i's gradient into `acc` (of that input's shape) in place and returns true, or returns
+   * false for operands it does not take. The walker uses it for sums it owns that are not
+   * differentiated again, before `backward`, which then skips that input.
+   */
+  inputGradAdder?(b: Backend): ((i: number, acc: Tensor, g: Tensor, x: readonly Tensor[], p: Params[P]) => boolean) | undefined;
 }
 
 type Rules = { [P in Op]: Rule<P> };
@@ -174,6 +181,16 @@ export const rules: Rules = {
       needs[0] ? (ta ? b!.matmul(g, tb, true) : g.matmul(b!, false, !tb)) : null,
       needs[1] ? (tb ? g.matmul(a!, true, ta) : a!.matmul(g, !ta, false)) : null,
     ],
+    // The same products, added into the sums: a weight used at every step of a recurrence.
+    inputGradAdder: (b) => b.addMatmulInPlace && ((i, acc, g, [a, w], { transposeA: ta, transposeB: tb }) => {
+      if (a!.rank !== 2 || w!.rank !== 2) return false;
+      if (i === 0) {
+        if (ta) b.addMatmulInPlace!(acc, w!, g, tb, true);
+        else b.addMatmulInPlace!(acc, g, w!, false, !tb);
+      } else if (tb) b.addMatmulInPlace!(acc, g, a!, true, ta);
+      else b.addMatmulInPlace!(acc, a!, g, !ta, false);
+      return true;
+    }),
   },
   transpose: {
     forward: (b, [x], p) => b.transpose(x!, p.perm),

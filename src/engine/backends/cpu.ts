@@ -541,6 +541,13 @@ export class CpuBackend implements Backend {
     for (let i = 0; i < a.length; i++) a[i]! += b[i]!;
   }
 
+  /** The product, then its sum into acc: what the walker's in-place sums would give. */
+  addMatmulInPlace(acc: Tensor, a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): void {
+    const product = this.matmul(a, b, transposeA, transposeB);
+    if (!sameShape(product.shape, acc.shape)) throw new ShapeError(`addMatmulInPlace: a product of shape [${product.shape.join(',')}] into [${acc.shape.join(',')}]`);
+    this.addInPlace(acc, product);
+  }
+
   activationGrad(fn: Activation, v: Tensor, g: Tensor): Tensor {
     if (!sameShape(v.shape, g.shape) || v.dtype !== g.dtype) {
       throw new ShapeError(`${fn} gradient: the gradient ${formatShape(g.shape, g.dtype)} does not match the activation's ${formatShape(v.shape, v.dtype)}`);

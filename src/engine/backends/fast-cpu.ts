@@ -1,19 +1,20 @@
 /**
  * The CPU backend contexts use: the reference backend (cpu.ts) with WebAssembly SIMD kernels
- * where they measure faster: the matrix product (on worker threads for large ones), the fused
- * optimizer update, and for float32 exp, log, tanh, sigmoid, relu, the arithmetic ops and the
- * comparisons in their common forms, the gradients of tanh, sigmoid and relu, and sums over
- * leading axes. float64 elementwise ops stay on the reference's exact Math.* loops; float64
- * optimizer updates and float32 relu, arithmetic, comparisons, activation gradients and sums
- * give the reference's results bit for bit (NaN for NaN); the float32 transcendentals are
- * within 1 or 2 ulps (wasm/elementwise.ts) and float32 optimizer updates are computed in
- * float32 (wasm/optimizer.ts). Everything it overrides is tested against the reference
- * (test/fast-cpu.test.ts, test/fast-cpu-elementwise.test.ts).
+ * where they measure faster: the matrix product (on worker threads for large ones, and added
+ * into a gradient's sum inside the kernel), the fused optimizer update, and for float32 exp,
+ * log, tanh, sigmoid, relu, the arithmetic ops and the comparisons in their common forms, the
+ * gradients of tanh, sigmoid and relu, and sums over leading axes. float64 elementwise ops
+ * stay on the reference's exact Math.* loops; float64 optimizer updates and float32 relu,
+ * arithmetic, comparisons, activation gradients and sums give the reference's results bit for
+ * bit (NaN for NaN); the float32 transcendentals are within 1 or 2 ulps (wasm/elementwise.ts),
+ * float32 optimizer updates are computed in float32 (wasm/optimizer.ts), and products added in
+ * place round each product's terms into the sum. Everything it overrides is tested against
+ * the reference (test/fast-cpu.test.ts, test/fast-cpu-elementwise.test.ts).
  */
 import type { Activation, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
 import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape } from '../tensor.js';
 import { CpuBackend, isTrailing, matmulDims, output } from './cpu.js';
-import { matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
+import { addMatmulF32, addMatmulF64, matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
 import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
 import { CHUNK, activationGradF32, binaryF32, optimizerUpdate, sumRowsF32, unaryF32 } from './wasm/streaming.js';
 
@@ -65,6 +66,17 @@ export class FastCpuBackend extends CpuBackend {
       else matmulF64Parallel(at as Float64Array, bt as Float64Array, m, k, n, transposeA, transposeB, ct as Float64Array);
     }
     return this.make([...batchShape, m, n], a.dtype, out);
+  }
+
+  /** The product added inside the kernel: no product tensor, no separate pass to add it. */
+  override addMatmulInPlace(acc: Tensor, a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): void {
+    const { batch, m, k, n } = matmulDims(a, b, transposeA, transposeB);
+    if (batch !== 1 || a.rank !== 2 || acc.rank !== 2 || acc.shape[0] !== m || acc.shape[1] !== n || acc.dtype !== a.dtype || b.dtype !== a.dtype) {
+      return super.addMatmulInPlace(acc, a, b, transposeA, transposeB);
+    }
+    const out = this.read(acc), da = this.read(a), db = this.read(b);
+    if (out instanceof Float32Array) addMatmulF32(out, da as Float32Array, db as Float32Array, m, k, n, transposeA, transposeB);
+    else addMatmulF64(out as Float64Array, da as Float64Array, db as Float64Array, m, k, n, transposeA, transposeB);
   }
 
   override unary(op: UnaryOp, x: Tensor): Tensor {

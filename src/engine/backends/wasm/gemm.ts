@@ -37,6 +37,8 @@ export interface GemmLayout {
   readonly ldc: number;
   /** Where all of op(B) is packed (size `packedBBytes`). */
   readonly packB: number;
+  /** C holds values the product is added to (else it is overwritten). */
+  readonly accumulate: boolean;
 }
 
 export function roundUp(x: number, to: number): number {
@@ -87,7 +89,8 @@ export function packB(kx: KernelExports, shape: KernelShape, blocking: Blocking,
 
 /**
  * The block of C of rows i0 .. i1 and columns j0 .. j1 (i0 a multiple of mr, j0 of nr), from
- * the packed B, packing blocks of A at `packA`. The first k block overwrites C, the others add.
+ * the packed B, packing blocks of A at `packA`. The first k block overwrites C unless the
+ * layout accumulates; the others add.
  */
 export function computeBlock(
   kx: KernelExports, shape: KernelShape, blocking: Blocking, g: GemmLayout,
@@ -106,7 +109,7 @@ export function computeBlock(
         if (g.transposeA) kx.packRowsA(g.a + (pc * lda + ic) * elt, lda * elt, kc, mc, packA);
         else kx.packColsA(g.a + (ic * lda + pc) * elt, lda * elt, kc, mc, packA);
         kx.macro(packA, bPanels, g.c + (ic * g.ldc + js) * elt, g.ldc * elt, kc,
-          Math.ceil(mc / mr), Math.ceil((je - js) / nr), pc > 0 ? 1 : 0);
+          Math.ceil(mc / mr), Math.ceil((je - js) / nr), pc > 0 || g.accumulate ? 1 : 0);
       }
     }
   }

@@ -38,7 +38,7 @@ export function setParallelThreshold(macs: number): number {
 const align = (bytes: number): number => roundUp(bytes, 64);
 
 /** Where each operand of a product goes in the workspace memory. */
-function layout(kernel: Kernel, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, threads: number) {
+function layout(kernel: Kernel, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, accumulate: boolean, threads: number) {
   const { shape, blocking } = kernel;
   const elt = shape.elt;
   let at = CONTROL_BYTES;
@@ -54,7 +54,7 @@ function layout(kernel: Kernel, m: number, k: number, n: number, transposeA: boo
   const packBAt = take(packedBBytes(shape, blocking, k, n));
   const packAStride = align(packedABytes(shape, blocking));
   const packA = take(packAStride * threads);
-  return { m, k, n, transposeA, transposeB, a, b, c, ldc, packB: packBAt, packA, packAStride, end: at };
+  return { m, k, n, transposeA, transposeB, accumulate, a, b, c, ldc, packB: packBAt, packA, packAStride, end: at };
 }
 
 function check(name: string, a: Floats, b: Floats, m: number, k: number, n: number, out: Floats | undefined): void {
@@ -68,24 +68,30 @@ function check(name: string, a: Floats, b: Floats, m: number, k: number, n: numb
 
 let pool: Pool | undefined;
 
+/** out = op(A) @ op(B), or out += op(A) @ op(B) when `accumulate`. */
 function product<T extends Floats>(
   name: string, elt: 4 | 8, a: T, b: T, m: number, k: number, n: number,
-  transposeA: boolean, transposeB: boolean, out: T, threads: number,
+  transposeA: boolean, transposeB: boolean, out: T, threads: number, accumulate = false,
 ): T {
   check(name, a, b, m, k, n, out);
   if (m === 0 || n === 0) return out;
-  if (k === 0) return out.fill(0) as T;
+  if (k === 0) return accumulate ? out : out.fill(0) as T;
   const shared = workspace();
   const threaded = threads > 1 && shared.shared && m * k * n >= threshold ? (pool ??= new Pool(shared)) : undefined;
   threaded?.grow(threads);
   const ws: Workspace = threaded ? shared : localWorkspace();
   const kernel = ws.kernel(elt);
   // Threads numbered from `threads` up leave the product alone: they need no scratch.
-  const g = layout(kernel, m, k, n, transposeA, transposeB, threaded ? threads : 1);
+  const g = layout(kernel, m, k, n, transposeA, transposeB, accumulate, threaded ? threads : 1);
   ws.reserve(g.end);
   const view = elt === 4 ? ws.f32() : ws.f64();
   view.set(a, g.a / elt);
   view.set(b, g.b / elt);
+  if (accumulate) {
+    const c = g.c / elt;
+    if (g.ldc === n) view.set(out, c);
+    else for (let r = 0; r < m; r++) view.set(out.subarray(r * n, (r + 1) * n), c + r * g.ldc);
+  }
 
   if (threaded) {
     const { mr, nr } = kernel.shape;
@@ -142,6 +148,26 @@ export function matmulF64Parallel(
   transposeA: boolean, transposeB: boolean, out?: Float64Array, threads = defaultThreads(),
 ): Float64Array {
   return product('matmulF64Parallel', 8, a, b, m, k, n, transposeA, transposeB, out ?? new Float64Array(m * n), threads);
+}
+
+/**
+ * acc[m,n] += op(A)[m,k] @ op(B)[k,n] in float32, the sum taken inside the kernel (each
+ * element's products are added to acc's value in turn, so the rounding differs from adding
+ * a finished product). On threads like matmulF32Parallel.
+ */
+export function addMatmulF32(
+  acc: Float32Array, a: Float32Array, b: Float32Array, m: number, k: number, n: number,
+  transposeA: boolean, transposeB: boolean, threads = defaultThreads(),
+): void {
+  product('addMatmulF32', 4, a, b, m, k, n, transposeA, transposeB, acc, threads, true);
+}
+
+/** addMatmulF32 in float64. */
+export function addMatmulF64(
+  acc: Float64Array, a: Float64Array, b: Float64Array, m: number, k: number, n: number,
+  transposeA: boolean, transposeB: boolean, threads = defaultThreads(),
+): void {
+  product('addMatmulF64', 8, a, b, m, k, n, transposeA, transposeB, acc, threads, true);
 }
 
 /** Terminates the worker threads of parallel products (later products start new ones). */

@@ -19,7 +19,7 @@ export const DONE = 2;
 export const FAILED = 3;
 const JOB = 8;
 /** Int32 slots the control block uses (it fits in workspace.CONTROL_BYTES). */
-export const CONTROL_INTS = JOB + 17;
+export const CONTROL_INTS = JOB + 18;
 
 /** The most chunks a job may have: the counter is the low 16 bits of CLAIM. */
 export const MAX_CHUNKS = 0xffff;
@@ -46,7 +46,7 @@ const tagOf = (gen: number): number => (gen & 0x7fff) << 16;
 /** Writes `job` as generation `gen` and opens its chunks for claiming (main thread). */
 export function postJob(ctl: Int32Array, gen: number, job: Job): void {
   const fields = [job.elt, job.m, job.k, job.n, +job.transposeA, +job.transposeB, job.a, job.b, job.c,
-    job.ldc, job.packB, job.packA, job.packAStride, +job.byColumns, job.chunkSize, job.chunks, job.threads];
+    job.ldc, job.packB, job.packA, job.packAStride, +job.byColumns, job.chunkSize, job.chunks, job.threads, +job.accumulate];
   for (let i = 0; i < fields.length; i++) ctl[JOB + i] = fields[i]!;
   Atomics.store(ctl, DONE, 0);
   Atomics.store(ctl, FAILED, 0);
@@ -62,7 +62,7 @@ export function readJob(ctl: Int32Array): Job {
   return {
     elt: f(0) === 8 ? 8 : 4, m: f(1), k: f(2), n: f(3), transposeA: f(4) !== 0, transposeB: f(5) !== 0,
     a: u(6), b: u(7), c: u(8), ldc: f(9), packB: u(10), packA: u(11), packAStride: u(12),
-    byColumns: f(13) !== 0, chunkSize: f(14), chunks: f(15), threads: f(16),
+    byColumns: f(13) !== 0, chunkSize: f(14), chunks: f(15), threads: f(16), accumulate: f(17) !== 0,
   };
 }
 
