@@ -201,8 +201,11 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
         } else if (!adder || !addGradInto(node, g, adder)) {
           const inputAdder = createGraph || ctx.detectAnomaly ? undefined : rule.inputGradAdder?.(ctx.backend);
           if (inputAdder) {
+            let tensors: Tensor[] | undefined;
             for (let i = 0; i < inputs.length; i++) {
-              if (needs[i] && inputs[i]!.walkOwned && addInputGrad(node, i, g, inputAdder)) needs[i] = false;
+              if (!needs[i] || !inputs[i]!.walkOwned) continue;
+              tensors ??= inputs.map((x) => x.tensor);
+              if (addInputGrad(node, i, g, tensors, inputAdder)) needs[i] = false;
             }
           }
           const inputGrads = rule.backward(g, inputs, node, node.params as never, needs);
@@ -282,11 +285,14 @@ function addGradInto(node: Variable, g: Variable, add: (acc: Tensor, g: Tensor, 
 }
 
 /** Adds input i's gradient into the sum the walker owns with the rule's adder; false where it declines. */
-function addInputGrad(node: Variable, i: number, g: Variable, add: (i: number, acc: Tensor, g: Tensor, x: readonly Tensor[], p: never) => boolean): boolean {
+function addInputGrad(
+  node: Variable, i: number, g: Variable, inputs: readonly Tensor[],
+  add: (i: number, acc: Tensor, g: Tensor, x: readonly Tensor[], p: never) => boolean,
+): boolean {
   const prof = node.ctx.profiler;
   const t0 = prof ? prof.now() : 0;
   const acc = node.inputs![i]!.walkGrad!.tensor;
-  if (!add(i, acc, g.tensor, node.inputs!.map((x) => x.tensor), node.params as never)) return false;
+  if (!add(i, acc, g.tensor, inputs, node.params as never)) return false;
   if (prof) prof.record(node.op!, prof.now() - t0, acc);
   return true;
 }

@@ -114,7 +114,7 @@ function gatherRows(split: Split, order: Int32Array | null, start: number, n: nu
   if (!order) return { x: split.x.subarray(start * xw, (start + n) * xw), y: split.y.subarray(start * yw, (start + n) * yw) };
   const x = new Float64Array(n * xw), y = new Float64Array(n * yw);
   for (let i = 0; i < n; i++) {
-    const r = order ? order[start + i]! : start + i;
+    const r = order[start + i]!;
     x.set(split.x.subarray(r * xw, (r + 1) * xw), i * xw);
     y.set(split.y.subarray(r * yw, (r + 1) * yw), i * yw);
   }

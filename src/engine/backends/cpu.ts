@@ -544,7 +544,9 @@ export class CpuBackend implements Backend {
   /** The product, then its sum into acc: what the walker's in-place sums would give. */
   addMatmulInPlace(acc: Tensor, a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): void {
     const product = this.matmul(a, b, transposeA, transposeB);
-    if (!sameShape(product.shape, acc.shape)) throw new ShapeError(`addMatmulInPlace: a product of shape [${product.shape.join(',')}] into [${acc.shape.join(',')}]`);
+    if (!sameShape(product.shape, acc.shape)) {
+      throw new ShapeError(`addMatmulInPlace: a product ${formatShape(product.shape, product.dtype)} cannot be added into ${formatShape(acc.shape, acc.dtype)}`);
+    }
     this.addInPlace(acc, product);
   }
 

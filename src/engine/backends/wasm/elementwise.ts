@@ -233,26 +233,33 @@ const binaryOps: { readonly [K in FastBinaryOp]: (c: Code) => void } = {
 };
 
 /**
+ * A function (a, b, dst, vectors) over two operands and a destination of equal lengths, a
+ * vector at a time: `body` leaves on the stack the vector to store, given the locals that point
+ * at this step's vectors of a and b.
+ */
+function sameKernel(body: (c: Code, a: number, b: number) => void): Code {
+  const c = new Code([I32, I32, I32, I32]);
+  const [a, b, dst, n] = [0, 1, 2, 3];
+  c.get(n).if().loop();
+  c.get(dst);
+  body(c, a, b);
+  c.v128Store();
+  bump(c, a, 16);
+  bump(c, b, 16);
+  bump(c, dst, 16);
+  countDown(c, n);
+  c.end().end();
+  return c;
+}
+
+/**
  * The binary op in one form. In the trailing forms each row's last vector may run past the
  * row: its extra lanes land at the start of the next row, which is computed after and
  * overwrites them (so dst must not overlap the operands).
  */
 function binaryKernel(name: FastBinaryOp, form: BinaryForm): Code {
   const emit = binaryOps[name];
-  if (form === 'same') {
-    const c = new Code([I32, I32, I32, I32]);
-    const [a, b, dst, n] = [0, 1, 2, 3];
-    c.get(n).if().loop();
-    c.get(dst).get(a).v128Load().get(b).v128Load();
-    emit(c);
-    c.v128Store();
-    bump(c, a, 16);
-    bump(c, b, 16);
-    bump(c, dst, 16);
-    countDown(c, n);
-    c.end().end();
-    return c;
-  }
+  if (form === 'same') return sameKernel((c, a, b) => emit(c.get(a).v128Load().get(b).v128Load()));
   if (form === 'scalarA' || form === 'scalarB') {
     const c = new Code([I32, F32, I32, I32]);
     const [big, scalar, dst, n] = [0, 1, 2, 3];
@@ -299,22 +306,15 @@ function binaryKernel(name: FastBinaryOp, form: BinaryForm): Code {
  * relu g [v > 0]. Each step is a float32 operation, so the bits are the same.
  */
 function activationGradKernel(name: FastActivation): Code {
-  const c = new Code([I32, I32, I32, I32]);
-  const [vp, gp, dst, n] = [0, 1, 2, 3];
-  const v = c.local(V128);
-  c.get(n).if().loop();
-  c.get(vp).v128Load().set(v);
-  c.get(dst).get(gp).v128Load();
-  if (name === 'tanh') c.f32x4(1).get(v).get(v).v('f32x4.mul').v('f32x4.sub');
-  else if (name === 'sigmoid') c.get(v).f32x4(1).get(v).v('f32x4.sub').v('f32x4.mul');
-  else c.get(v).v128Zero().v('f32x4.gt').f32x4(1).v('v128.and');
-  c.v('f32x4.mul').v128Store();
-  bump(c, vp, 16);
-  bump(c, gp, 16);
-  bump(c, dst, 16);
-  countDown(c, n);
-  c.end().end();
-  return c;
+  return sameKernel((c, vp, gp) => {
+    const v = c.local(V128);
+    c.get(vp).v128Load().set(v);
+    c.get(gp).v128Load();
+    if (name === 'tanh') c.f32x4(1).get(v).get(v).v('f32x4.mul').v('f32x4.sub');
+    else if (name === 'sigmoid') c.get(v).f32x4(1).get(v).v('f32x4.sub').v('f32x4.mul');
+    else c.get(v).v128Zero().v('f32x4.gt').f32x4(1).v('v128.and');
+    c.v('f32x4.mul');
+  });
 }
 
 /**
