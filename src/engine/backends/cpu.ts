@@ -80,6 +80,9 @@ interface BinaryLoops {
   /** b repeats every b.length elements of a (a bias over the trailing axes). */
   trailingB(a: TypedArray, b: TypedArray, out: TypedArray): void;
   trailingA(a: TypedArray, b: TypedArray, out: TypedArray): void;
+  /** Each element of b stands for a run of out.length / b.length elements of a (a per-row value). */
+  leadingB(a: TypedArray, b: TypedArray, out: TypedArray): void;
+  leadingA(a: TypedArray, b: TypedArray, out: TypedArray): void;
   indexed(a: TypedArray, ia: Int32Array, b: TypedArray, ib: Int32Array, out: TypedArray): void;
 }
 
@@ -108,6 +111,14 @@ function binaryLoops(expr: string): BinaryLoops {
     trailingA(a, b, out) {
       const m = a.length;
       for (let i = 0; i < out.length; i += m) for (let j = 0; j < m; j++) { const x = a[j], y = b[i + j]; out[i + j] = ${expr}; }
+    },
+    leadingB(a, b, out) {
+      const m = out.length / b.length;
+      for (let r = 0, i = 0; r < b.length; r++, i += m) { const y = b[r]; for (let j = i; j < i + m; j++) { const x = a[j]; out[j] = ${expr}; } }
+    },
+    leadingA(a, b, out) {
+      const m = out.length / a.length;
+      for (let r = 0, i = 0; r < a.length; r++, i += m) { const x = a[r]; for (let j = i; j < i + m; j++) { const y = b[j]; out[j] = ${expr}; } }
     },
     indexed(a, ia, b, ib, out) { for (let i = 0; i < out.length; i++) { const x = a[ia[i]], y = b[ib[i]]; out[i] = ${expr}; } },
   }`);
@@ -220,6 +231,20 @@ function offsetsFor(shape: Shape, strides: readonly number[]): Int32Array {
   return out;
 }
 
+/**
+ * Whether `small` broadcasts to `big` by repeating each of its elements over a run of `big`'s
+ * trailing axes: it equals `big` on the leading axes and is 1 after them (a per-row value such
+ * as a row's maximum against its row).
+ */
+export function isLeading(small: Shape, big: Shape): boolean {
+  const lead = big.length - small.length;
+  if (lead < 0) return false;
+  let d = big.length;
+  while (d > lead && small[d - lead - 1] === 1) d--;
+  for (let i = 0; i < d; i++) if ((i < lead ? 1 : small[i - lead]) !== big[i]) return false;
+  return true;
+}
+
 /** Whether `small` equals the trailing axes of `big` (ignoring leading 1s of `small`). */
 export function isTrailing(small: Shape, big: Shape): boolean {
   let s = 0;
@@ -315,6 +340,8 @@ export class CpuBackend implements Backend {
     else if (a.size === 1 && out.length === db.length) k.scalarA(da[0]!, db, out);
     else if (out.length === da.length && isTrailing(b.shape, shape)) k.trailingB(da, db, out);
     else if (out.length === db.length && isTrailing(a.shape, shape)) k.trailingA(da, db, out);
+    else if (out.length === da.length && isLeading(b.shape, shape)) k.leadingB(da, db, out);
+    else if (out.length === db.length && isLeading(a.shape, shape)) k.leadingA(da, db, out);
     else k.indexed(da, broadcastIndex(a.shape, shape), db, broadcastIndex(b.shape, shape), out);
     return this.make(shape, a.dtype, out);
   }
@@ -380,14 +407,26 @@ export class CpuBackend implements Backend {
   private logSumExp(x: Tensor, axes: readonly number[], outShape: number[]): Tensor {
     const keepShape = reducedShape(x.shape, axes, true);
     const m = this.arr(this.reduce('max', x, axes, true));
-    const strides = stridesOf(keepShape).map((s, d) => (keepShape[d] === 1 ? 0 : s));
-    const target = offsetsFor(x.shape, strides);
     const src = this.arr(x);
     const sum = new Float64Array(m.length);
-    for (let i = 0; i < src.length; i++) {
-      const t = target[i]!;
-      const mt = m[t]!;
-      sum[t]! += mt === Infinity || mt === -Infinity ? (src[i] === mt ? 1 : 0) : Math.exp(src[i]! - mt);
+    if (isLeading(keepShape, x.shape)) {
+      // Trailing axes reduced (a row's logsumexp): each sum is one run of the input, in order.
+      const run = src.length / m.length;
+      for (let t = 0, i = 0; t < m.length; t++) {
+        const mt = m[t]!;
+        const infinite = mt === Infinity || mt === -Infinity;
+        let s = 0;
+        for (const end = i + run; i < end; i++) s += infinite ? (src[i] === mt ? 1 : 0) : Math.exp(src[i]! - mt);
+        sum[t] = s;
+      }
+    } else {
+      const strides = stridesOf(keepShape).map((s, d) => (keepShape[d] === 1 ? 0 : s));
+      const target = offsetsFor(x.shape, strides);
+      for (let i = 0; i < src.length; i++) {
+        const t = target[i]!;
+        const mt = m[t]!;
+        sum[t]! += mt === Infinity || mt === -Infinity ? (src[i] === mt ? 1 : 0) : Math.exp(src[i]! - mt);
+      }
     }
     const out = output(x.dtype, m.length);
     for (let i = 0; i < out.length; i++) out[i] = m[i]! + Math.log(sum[i]!);
@@ -401,6 +440,7 @@ export class CpuBackend implements Backend {
     const out = output(x.dtype, n);
     if (x.size === 1) out.fill(src[0]!);
     else if (isTrailing(x.shape, shape)) for (let i = 0; i < n; i += src.length) out.set(src, i);
+    else if (isLeading(x.shape, shape)) for (let r = 0, m = n / src.length; r < src.length; r++) out.fill(src[r]!, r * m, (r + 1) * m);
     else {
       const idx = broadcastIndex(x.shape, shape);
       for (let i = 0; i < n; i++) out[i] = src[idx[i]!]!;
