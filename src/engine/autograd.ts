@@ -8,7 +8,7 @@
  */
 import { AnomalyError, FrozenError, VersionError } from './errors.js';
 import { rules } from './primitives.js';
-import { formatShape, type Tensor } from './tensor.js';
+import { formatShape, sameShape, type Tensor } from './tensor.js';
 import type { Operand, Value, Variable } from './variable.js';
 
 export interface GradOptions {
@@ -123,7 +123,7 @@ export function reverseTopological(roots: readonly Variable[], follow: (x: Varia
 
 /** Sums the axes along which `g` was broadcast from `shape`, then drops the extra leading axes. */
 export function sumToShape(g: Variable, shape: readonly number[]): Variable {
-  if (g.rank === shape.length && g.shape.every((d, i) => d === shape[i])) return g;
+  if (sameShape(g.shape, shape)) return g;
   const lead = g.rank - shape.length;
   const axes: number[] = [];
   for (let i = 0; i < g.rank; i++) {
@@ -154,7 +154,8 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
   while (stack.length > 0) {
     const inputs = stack.pop()!.inputs;
     if (!inputs) continue;
-    for (const x of inputs) {
+    for (let i = 0; i < inputs.length; i++) {
+      const x = inputs[i]!;
       if (!x.requiresGrad) continue;
       if (x.walk === walk) {
         x.walkConsumers++;
@@ -219,7 +220,8 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
           }
         }
       }
-      for (const x of inputs) {
+      for (let i = 0; i < inputs.length; i++) {
+        const x = inputs[i]!;
         if (x.requiresGrad && --x.walkConsumers === 0) ready.push(x);
       }
     }

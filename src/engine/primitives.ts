@@ -9,7 +9,7 @@
  * A `null` gradient means "contributes nothing" (a constant input, or an op with no gradient).
  */
 import type { Activation, Backend, BinaryOp, UnaryOp } from './backend.js';
-import type { Tensor } from './tensor.js';
+import { reducedShape, type Tensor } from './tensor.js';
 import type { Variable } from './variable.js';
 
 type Axes = { axes: number[]; keepdims: boolean };
@@ -75,7 +75,7 @@ export interface Rule<P extends Op> {
 type Rules = { [P in Op]: Rule<P> };
 
 function unary<P extends Op>(op: UnaryOp, backward: (g: Variable, x: Variable, y: Variable) => Variable): Rule<P> {
-  return { forward: (b, [x]) => b.unary(op, x!), backward: (g, [x], y) => [backward(g, x!, y)] };
+  return { forward: (b, x) => b.unary(op, x[0]!), backward: (g, x, y) => [backward(g, x[0]!, y)] };
 }
 
 /** An activation's one-pass gradient kernel, where the backend has one (Backend.activationGrad). */
@@ -84,13 +84,13 @@ function activationGrad<P extends Op>(fn: Activation): Rule<P>['gradKernel'] {
 }
 
 function binary<P extends Op>(op: BinaryOp, backward: Rule<P>['backward']): Rule<P> {
-  return { forward: (b, [x, y]) => b.binary(op, x!, y!), backward };
+  return { forward: (b, x) => b.binary(op, x[0]!, x[1]!), backward };
 }
 
 /** `g` reshaped so that it broadcasts against the reduced input again. */
 function keepShape(g: Variable, x: Variable, p: Axes): Variable {
   if (p.keepdims) return g;
-  return g.reshape(x.shape.map((d, i) => (p.axes.includes(i) ? 1 : d)));
+  return g.reshape(reducedShape(x.shape, p.axes, true));
 }
 
 export const rules: Rules = {
@@ -99,17 +99,17 @@ export const rules: Rules = {
   // d(a-b) = da - db
   sub: binary('sub', (g, _x, _y, _p, needs) => [g, needs[1] ? g.neg() : null]),
   // d(ab) = b da + a db
-  mul: binary('mul', (g, [a, b], _y, _p, needs) => [needs[0] ? g.mul(b!) : null, needs[1] ? g.mul(a!) : null]),
+  mul: binary('mul', (g, x, _y, _p, needs) => [needs[0] ? g.mul(x[1]!) : null, needs[1] ? g.mul(x[0]!) : null]),
   // d(a/b) = da/b - (a/b²) db = da/b - y db/b
-  div: binary('div', (g, [, b], y, _p, needs) => [
-    needs[0] ? g.div(b!) : null,
-    needs[1] ? g.mul(y).div(b!).neg() : null,
+  div: binary('div', (g, x, y, _p, needs) => [
+    needs[0] ? g.div(x[1]!) : null,
+    needs[1] ? g.mul(y).div(x[1]!).neg() : null,
   ]),
   // d(a^b) = b a^(b-1) da + a^b ln(a) db; ln(a) is taken as 0 where a = 0 (the limit for b > 0)
-  pow: binary('pow', (g, [a, b], y, _p, needs) => [
-    needs[0] ? g.mul(b!).mul(a!.pow(b!.sub(1))) : null,
-    needs[1] ? g.mul(y).mul(a!.eq(0).where(0, a!.log())) : null,
-  ]),
+  pow: binary('pow', (g, x, y, _p, needs) => {
+    const a = x[0]!, b = x[1]!;
+    return [needs[0] ? g.mul(b).mul(a.pow(b.sub(1))) : null, needs[1] ? g.mul(y).mul(a.eq(0).where(0, a.log())) : null];
+  }),
   // d(-x) = -dx
   neg: unary('neg', (g) => g.neg()),
   // d(e^x) = e^x dx
@@ -120,7 +120,7 @@ export const rules: Rules = {
   sqrt: unary('sqrt', (g, _x, y) => g.div(y.mul(2))),
   // d|x| = sign(x) dx (0 at 0, as PyTorch)
   abs: unary('abs', (g, x) => g.mul(x.sign())),
-  sign: { forward: (b, [x]) => b.unary('sign', x!), backward: () => [null], constant: true },
+  sign: { forward: (b, x) => b.unary('sign', x[0]!), backward: () => [null], constant: true },
   // d sin x = cos x dx
   sin: unary('sin', (g, x) => g.mul(x.cos())),
   // d cos x = -sin x dx
@@ -145,70 +145,74 @@ export const rules: Rules = {
   softplus: unary('softplus', (g, x) => g.mul(x.sigmoid())),
   // d relu(x) = [x > 0] dx
   relu: { ...unary('relu', (g, x) => g.mul(x.gt(0))), gradKernel: activationGrad('relu') },
-  compare: { forward: (b, [x, y], p) => b.binary(p.cmp, x!, y!), backward: () => [null, null], constant: true },
+  compare: { forward: (b, x, p) => b.binary(p.cmp, x[0]!, x[1]!), backward: () => [null, null], constant: true },
   // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
   where: {
-    forward: (b, [c, x, y]) => b.where(c!, x!, y!),
-    backward: (g, [c], _y, _p, needs) => [null, needs[1] ? c!.where(g, 0) : null, needs[2] ? c!.where(0, g) : null],
+    forward: (b, x) => b.where(x[0]!, x[1]!, x[2]!),
+    backward: (g, x, _y, _p, needs) => [null, needs[1] ? x[0]!.where(g, 0) : null, needs[2] ? x[0]!.where(0, g) : null],
   },
   // d Σx = broadcast(dy)
   sum: {
-    forward: (b, [x], p) => b.reduce('sum', x!, p.axes, p.keepdims),
-    backward: (g, [x], _y, p) => [keepShape(g, x!, p).broadcastTo(x!.shape)],
+    forward: (b, x, p) => b.reduce('sum', x[0]!, p.axes, p.keepdims),
+    backward: (g, x, _y, p) => [keepShape(g, x[0]!, p).broadcastTo(x[0]!.shape)],
   },
   // d max x = dy at the maxima, shared equally between ties
   max: {
-    forward: (b, [x], p) => b.reduce('max', x!, p.axes, p.keepdims),
-    backward: (g, [x], y, p) => {
-      const mask = x!.eq(keepShape(y, x!, p));
-      return [keepShape(g, x!, p).mul(mask).div(mask.sum(p.axes, true))];
+    forward: (b, x, p) => b.reduce('max', x[0]!, p.axes, p.keepdims),
+    backward: (g, x, y, p) => {
+      const mask = x[0]!.eq(keepShape(y, x[0]!, p));
+      return [keepShape(g, x[0]!, p).mul(mask).div(mask.sum(p.axes, true))];
     },
   },
   // d logΣe^x = softmax(x) dx = e^(x - y) dx
   logSumExp: {
-    forward: (b, [x], p) => b.reduce('logsumexp', x!, p.axes, p.keepdims),
-    backward: (g, [x], y, p) => [keepShape(g, x!, p).mul(x!.sub(keepShape(y, x!, p)).exp())],
+    forward: (b, x, p) => b.reduce('logsumexp', x[0]!, p.axes, p.keepdims),
+    backward: (g, x, y, p) => [keepShape(g, x[0]!, p).mul(x[0]!.sub(keepShape(y, x[0]!, p)).exp())],
   },
   // the walker sums the broadcast axes of dy back to x's shape
   broadcastTo: {
-    forward: (b, [x], p) => b.broadcastTo(x!, p.shape),
+    forward: (b, x, p) => b.broadcastTo(x[0]!, p.shape),
     backward: (g) => [g],
   },
   // C = op(A) op(B): dA and dB are products of dC with the other operand, transposed to match
   matmul: {
-    forward: (b, [x, y], p) => b.matmul(x!, y!, p.transposeA, p.transposeB),
-    backward: (g, [a, b], _y, { transposeA: ta, transposeB: tb }, needs) => [
-      needs[0] ? (ta ? b!.matmul(g, tb, true) : g.matmul(b!, false, !tb)) : null,
-      needs[1] ? (tb ? g.matmul(a!, true, ta) : a!.matmul(g, !ta, false)) : null,
-    ],
+    forward: (b, x, p) => b.matmul(x[0]!, x[1]!, p.transposeA, p.transposeB),
+    backward: (g, x, _y, p, needs) => {
+      const a = x[0]!, b = x[1]!, ta = p.transposeA, tb = p.transposeB;
+      return [
+        needs[0] ? (ta ? b.matmul(g, tb, true) : g.matmul(b, false, !tb)) : null,
+        needs[1] ? (tb ? g.matmul(a, true, ta) : a.matmul(g, !ta, false)) : null,
+      ];
+    },
     // The same products, added into the sums: a weight used at every step of a recurrence.
-    inputGradAdder: (b) => b.addMatmulInPlace && ((i, acc, g, [a, w], { transposeA: ta, transposeB: tb }) => {
-      if (a!.rank !== 2 || w!.rank !== 2) return false;
+    inputGradAdder: (b) => b.addMatmulInPlace && ((i, acc, g, x, p) => {
+      const a = x[0]!, w = x[1]!, ta = p.transposeA, tb = p.transposeB;
+      if (a.rank !== 2 || w.rank !== 2) return false;
       if (i === 0) {
-        if (ta) b.addMatmulInPlace!(acc, w!, g, tb, true);
-        else b.addMatmulInPlace!(acc, g, w!, false, !tb);
-      } else if (tb) b.addMatmulInPlace!(acc, g, a!, true, ta);
-      else b.addMatmulInPlace!(acc, a!, g, !ta, false);
+        if (ta) b.addMatmulInPlace!(acc, w, g, tb, true);
+        else b.addMatmulInPlace!(acc, g, w, false, !tb);
+      } else if (tb) b.addMatmulInPlace!(acc, g, a, true, ta);
+      else b.addMatmulInPlace!(acc, a, g, !ta, false);
       return true;
     }),
   },
   transpose: {
-    forward: (b, [x], p) => b.transpose(x!, p.perm),
+    forward: (b, x, p) => b.transpose(x[0]!, p.perm),
     backward: (g, _x, _y, p) => [g.transpose(inversePermutation(p.perm))],
   },
   reshape: {
-    forward: (b, [x], p) => b.reshape(x!, p.shape),
-    backward: (g, [x]) => [g.reshape(x!.shape)],
+    forward: (b, x, p) => b.reshape(x[0]!, p.shape),
+    backward: (g, x) => [g.reshape(x[0]!.shape)],
   },
   // d slice = the gradient padded back to the input's shape with zeros
   slice: {
-    forward: (b, [x], p) => b.slice(x!, p.begin, p.size),
-    backward: (g, [x], _y, p) => [g.pad(p.begin, x!.shape.map((d, i) => d - p.begin[i]! - p.size[i]!))],
+    forward: (b, x, p) => b.slice(x[0]!, p.begin, p.size),
+    backward: (g, x, _y, p) => [g.pad(p.begin, x[0]!.shape.map((d, i) => d - p.begin[i]! - p.size[i]!))],
     gradAdder: (b) => b.addSliceInPlace && ((acc, g, p) => b.addSliceInPlace!(acc, g, p.begin)),
   },
   pad: {
-    forward: (b, [x], p) => b.pad(x!, p.before, p.after),
-    backward: (g, [x], _y, p) => [g.slice(p.before, x!.shape)],
+    forward: (b, x, p) => b.pad(x[0]!, p.before, p.after),
+    backward: (g, x, _y, p) => [g.slice(p.before, x[0]!.shape)],
   },
   concat: {
     forward: (b, xs, p) => b.concat(xs, p.axis),
@@ -222,11 +226,11 @@ export const rules: Rules = {
     },
   },
   gather: {
-    forward: (b, [x], p) => b.gather(x!, p.indices, p.axis),
-    backward: (g, [x], _y, p) => [g.scatterAdd(p.indices, p.axis, x!.shape)],
+    forward: (b, x, p) => b.gather(x[0]!, p.indices, p.axis),
+    backward: (g, x, _y, p) => [g.scatterAdd(p.indices, p.axis, x[0]!.shape)],
   },
   scatterAdd: {
-    forward: (b, [x], p) => b.scatterAdd(x!, p.indices, p.axis, p.shape),
+    forward: (b, x, p) => b.scatterAdd(x[0]!, p.indices, p.axis, p.shape),
     backward: (g, _x, _y, p) => [g.gather(p.indices, p.axis)],
   },
 };

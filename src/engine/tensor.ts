@@ -50,7 +50,7 @@ export class Tensor {
         for (let i = 0; i < n; i++) out[i] = flat[offset + i]!;
         return out;
       }
-      const stride = sizeOf(this.shape.slice(axis + 1));
+      const stride = sizeOf(this.shape, axis + 1);
       for (let i = 0; i < n; i++) out[i] = build(axis + 1, offset + i * stride);
       return out;
     };
@@ -62,9 +62,10 @@ export class Tensor {
   }
 }
 
-export function sizeOf(shape: Shape): number {
+/** The number of elements of `shape`, or of its axes from .. to - 1. */
+export function sizeOf(shape: Shape, from = 0, to = shape.length): number {
   let n = 1;
-  for (const d of shape) n *= d;
+  for (let i = from; i < to; i++) n *= shape[i]!;
   return n;
 }
 
@@ -111,14 +112,19 @@ export function broadcastShapes(a: Shape, b: Shape, op = 'broadcast'): number[] 
 
 /** Normalises axes (negative counts from the end); undefined means every axis. */
 export function normalizeAxes(axes: number | readonly number[] | undefined, rank: number, op = 'reduce'): number[] {
-  if (axes === undefined) return Array.from({ length: rank }, (_, i) => i);
-  const list = typeof axes === 'number' ? [axes] : [...axes];
-  const out = list.map((a) => {
+  const out: number[] = [];
+  if (axes === undefined) {
+    for (let i = 0; i < rank; i++) out.push(i);
+    return out;
+  }
+  const list = typeof axes === 'number' ? [axes] : axes;
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i]!;
     const r = a < 0 ? a + rank : a;
     if (!Number.isInteger(r) || r < 0 || r >= rank) throw new ShapeError(`${op}: axis ${a} is out of range for rank ${rank}`);
-    return r;
-  });
-  return [...new Set(out)].sort((x, y) => x - y);
+    if (!out.includes(r)) out.push(r);
+  }
+  return out.length > 1 ? out.sort((x, y) => x - y) : out;
 }
 
 /** The shape after reducing `axes`, with or without the reduced axes kept as 1. */

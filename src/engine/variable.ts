@@ -10,7 +10,7 @@ import { GpuDtypeError, defaultWebGpuBackend } from './backends/webgpu/index.js'
 import { ContextMismatchError, OpError } from './errors.js';
 import { rules, type Comparison, type Op, type Params } from './primitives.js';
 import {
-  Tensor, ShapeError, broadcastShapes, flattenNested, normalizeAxes, sizeOf,
+  Tensor, ShapeError, broadcastShapes, flattenNested, normalizeAxes, sameShape, sizeOf,
   type DType, type NestedArray, type Shape, type TypedArray,
 } from './tensor.js';
 import { backward, Gradients, type GradOptions } from './autograd.js';
@@ -341,7 +341,7 @@ export class Variable {
   mean(axes?: number | readonly number[], keepdims = false): Variable {
     const ax = normalizeAxes(axes, this.rank, 'mean');
     let n = 1;
-    for (const a of ax) n *= this.shape[a]!;
+    for (let i = 0; i < ax.length; i++) n *= this.shape[ax[i]!]!;
     return this.sum(ax, keepdims).div(n);
   }
   /** Maximum over axes (all by default). */
@@ -393,14 +393,14 @@ export class Variable {
   /** New shape of the same size; one axis may be -1 (inferred). */
   reshape(shape: readonly number[]): Variable {
     const s = inferShape(shape, this.size);
-    if (s.length === this.rank && s.every((d, i) => d === this.shape[i])) return this;
+    if (sameShape(s, this.shape)) return this;
     return apply('reshape', [this], { shape: s });
   }
   flatten(): Variable { return this.reshape([this.size]); }
   broadcastTo(shape: readonly number[]): Variable {
     const s = broadcastShapes(this.shape, shape, 'broadcastTo');
-    if (s.length !== shape.length || s.some((d, i) => d !== shape[i])) throw new ShapeError(`broadcastTo: [${this.shape.join(',')}] does not broadcast to [${shape.join(',')}]`);
-    if (s.length === this.rank && s.every((d, i) => d === this.shape[i])) return this;
+    if (!sameShape(s, shape)) throw new ShapeError(`broadcastTo: [${this.shape.join(',')}] does not broadcast to [${shape.join(',')}]`);
+    if (sameShape(s, this.shape)) return this;
     return apply('broadcastTo', [this], { shape: [...shape] });
   }
   /** x[begin[i] : begin[i] + size[i]] on each axis; a size of -1 runs to the end. */
@@ -433,30 +433,42 @@ export class Variable {
  * context is recording, links the result to its inputs.
  */
 export function apply<P extends Op>(op: P, inputs: Variable[], params: Params[P]): Variable {
+  // Indexed loops rather than map and for-of: this runs for every op, first in V8's
+  // interpreter, where iterators and callbacks cost several times a plain loop.
   const ctx = inputs[0]!.ctx;
-  for (let i = 1; i < inputs.length; i++) {
-    if (inputs[i]!.ctx !== ctx) inputs[0]!.lift(inputs[i]!);
+  const tensors: Tensor[] = [];
+  let needsGrad = false;
+  for (let i = 0; i < inputs.length; i++) {
+    const v = inputs[i]!;
+    if (v.ctx !== ctx) inputs[0]!.lift(v);
+    tensors.push(v.tensor);
+    if (v.requiresGrad) needsGrad = true;
   }
   const rule = rules[op];
-  const tensors = inputs.map((v) => v.tensor);
   const prof = ctx.profiler;
   const t0 = prof ? prof.now() : 0;
   const out = rule.forward(ctx.backend, tensors, params);
   if (prof) prof.record(op, prof.now() - t0, out);
-  let record = false;
-  if (ctx.recording && rule.constant !== true) for (const v of inputs) if (v.requiresGrad) { record = true; break; }
-  if (!record) return new Variable(ctx, out, null, null, null, false);
-  return new Variable(ctx, out, op, inputs, params, true, inputs.map((v) => v.version));
+  if (!needsGrad || !ctx.recording || rule.constant === true) return new Variable(ctx, out, null, null, null, false);
+  const versions: number[] = [];
+  for (let i = 0; i < inputs.length; i++) versions.push(inputs[i]!.version);
+  return new Variable(ctx, out, op, inputs, params, true, versions);
 }
 
 function inferShape(shape: readonly number[], size: number): number[] {
-  const s = [...shape];
-  const unknown = s.indexOf(-1);
-  if (unknown >= 0) {
-    const known = s.reduce((p, d, i) => (i === unknown ? p : p * d), 1);
-    s[unknown] = known === 0 ? 0 : size / known;
+  const s: number[] = [];
+  let unknown = -1, known = 1, valid = true;
+  for (let i = 0; i < shape.length; i++) {
+    const d = shape[i]!;
+    s.push(d);
+    if (d === -1 && unknown < 0) unknown = i;
+    else {
+      known *= d;
+      if (!Number.isInteger(d) || d < 0) valid = false;
+    }
   }
-  if (sizeOf(s) !== size || s.some((d) => !Number.isInteger(d) || d < 0)) {
+  if (unknown >= 0) s[unknown] = known === 0 ? 0 : size / known;
+  if (!valid || sizeOf(s) !== size || (unknown >= 0 && !Number.isInteger(s[unknown]))) {
     throw new ShapeError(`reshape: cannot reshape ${size} elements to [${shape.join(',')}]`);
   }
   return s;

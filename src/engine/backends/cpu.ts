@@ -366,9 +366,9 @@ export class CpuBackend implements Backend {
     const contiguous = axes.length > 0 && axes[axes.length - 1]! - axes[0]! === axes.length - 1;
     if (contiguous || axes.length === 0) {
       const first = axes.length ? axes[0]! : 0;
-      const outer = sizeOf(x.shape.slice(0, first));
-      const red = axes.length ? sizeOf(x.shape.slice(first, axes[axes.length - 1]! + 1)) : 1;
-      const inner = sizeOf(x.shape.slice(axes.length ? axes[axes.length - 1]! + 1 : 0));
+      const outer = sizeOf(x.shape, 0, first);
+      const red = axes.length ? sizeOf(x.shape, first, axes[axes.length - 1]! + 1) : 1;
+      const inner = sizeOf(x.shape, axes.length ? axes[axes.length - 1]! + 1 : 0);
       const acc = new Float64Array(inner);
       for (let o = 0; o < outer; o++) {
         const base = o * red * inner;
@@ -524,8 +524,8 @@ export class CpuBackend implements Backend {
     const first = xs[0]!;
     const shape = [...first.shape];
     shape[axis] = xs.reduce((s, t) => s + t.shape[axis]!, 0);
-    const outer = sizeOf(first.shape.slice(0, axis));
-    const inner = sizeOf(first.shape.slice(axis + 1));
+    const outer = sizeOf(first.shape, 0, axis);
+    const inner = sizeOf(first.shape, axis + 1);
     const out = output(first.dtype, sizeOf(shape));
     const rowLen = shape[axis]! * inner;
     let offset = 0;
@@ -542,8 +542,8 @@ export class CpuBackend implements Backend {
     const shape = [...x.shape];
     const len = shape[axis]!;
     shape[axis] = indices.length;
-    const outer = sizeOf(x.shape.slice(0, axis));
-    const inner = sizeOf(x.shape.slice(axis + 1));
+    const outer = sizeOf(x.shape, 0, axis);
+    const inner = sizeOf(x.shape, axis + 1);
     const src = this.arr(x);
     const out = output(x.dtype, sizeOf(shape));
     for (let o = 0; o < outer; o++) {
@@ -557,8 +557,8 @@ export class CpuBackend implements Backend {
 
   scatterAdd(g: Tensor, indices: Int32Array, axis: number, shape: Shape): Tensor {
     const len = shape[axis]!;
-    const outer = sizeOf(shape.slice(0, axis));
-    const inner = sizeOf(shape.slice(axis + 1));
+    const outer = sizeOf(shape, 0, axis);
+    const inner = sizeOf(shape, axis + 1);
     const src = this.arr(g);
     const out = output(g.dtype, sizeOf(shape));
     for (let o = 0; o < outer; o++) {

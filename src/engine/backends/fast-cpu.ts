@@ -108,9 +108,9 @@ export class FastCpuBackend extends CpuBackend {
     if (op !== 'sum' || x.dtype !== 'float32' || axes.length === 0 || x.size < MIN_REDUCE) return super.reduce(op, x, axes, keepdims);
     const first = axes[0]!, last = axes[axes.length - 1]!;
     if (last - first !== axes.length - 1) return super.reduce(op, x, axes, keepdims);
-    const inner = sizeOf(x.shape.slice(last + 1));
+    const inner = sizeOf(x.shape, last + 1);
     if (inner < 8 || inner > CHUNK) return super.reduce(op, x, axes, keepdims);
-    const outer = sizeOf(x.shape.slice(0, first)), rows = sizeOf(x.shape.slice(first, last + 1));
+    const outer = sizeOf(x.shape, 0, first), rows = sizeOf(x.shape, first, last + 1);
     const out = output32(outer * inner);
     sumRowsF32(this.read(x) as Float32Array, outer, rows, inner, out);
     return this.make(reducedShape(x.shape, axes, keepdims), 'float32', out);

@@ -310,8 +310,8 @@ export class WebGpuBackend implements Backend {
     }
     const shape = [...first.shape];
     shape[axis] = xs.reduce((s, t) => s + t.shape[axis]!, 0);
-    const outer = sizeOf(first.shape.slice(0, axis));
-    const inner = sizeOf(first.shape.slice(axis + 1));
+    const outer = sizeOf(first.shape, 0, axis);
+    const inner = sizeOf(first.shape, axis + 1);
     const rowLen = shape[axis]! * inner;
     const out = this.alloc(sizeOf(shape));
     let offset = 0;
@@ -338,7 +338,7 @@ export class WebGpuBackend implements Backend {
     if (n > 0) {
       const idx = this.alloc(indices.length);
       this.device.write(idx, Int32Array.from(indices));
-      this.device.dispatch(gatherKernel(), [src, idx, out], [n, indices.length, len, sizeOf(x.shape.slice(axis + 1))], this.device.grid(n));
+      this.device.dispatch(gatherKernel(), [src, idx, out], [n, indices.length, len, sizeOf(x.shape, axis + 1)], this.device.grid(n));
       this.device.release(idx);
     }
     return this.make(shape, out);
@@ -365,7 +365,7 @@ export class WebGpuBackend implements Backend {
     const table = this.alloc(csr.length);
     this.device.write(table, csr);
     const out = this.alloc(n);
-    this.device.dispatch(scatterAddKernel(), [src, table, out], [n, indices.length, len, sizeOf(shape.slice(axis + 1))], this.device.grid(n));
+    this.device.dispatch(scatterAddKernel(), [src, table, out], [n, indices.length, len, sizeOf(shape, axis + 1)], this.device.grid(n));
     this.device.release(table);
     return this.make(shape, out);
   }
