@@ -160,6 +160,26 @@ test('RMAD_DETECT_ANOMALY=1 turns anomaly mode on in every context', () => {
   assert.is(run(undefined), '[false,false]');
 });
 
+test('gradients stay those of their own pass after later passes walk the same nodes', () => {
+  for (const length of [3, 40]) {
+    // Graphs under and over the size where lookups switch from a scan to a map.
+    const ctx = newContext();
+    const x = ctx.variable(2), y = ctx.variable(3);
+    let f: Variable = x.mul(y);
+    for (let i = 0; i < length; i++) f = f.add(x);
+    const first = f.grad();
+    const second = f.mul(f).grad();
+    const unrelated = x.mul(5).grad();
+    assert.is(first.scalar(x), 3 + length, `${length}: df/dx`);
+    assert.is(first.scalar(y), 2, `${length}: df/dy`);
+    const fv = 6 + 2 * length;
+    assert.is(second.scalar(x), 2 * fv * (3 + length), `${length}: d(f^2)/dx`);
+    assert.is(unrelated.scalar(x), 5);
+    assert.is(unrelated.scalar(y), 0, 'not on any path: zero');
+    assert.is(first.scalar(x), 3 + length, `${length}: df/dx asked again`);
+  }
+});
+
 test('pull defaults to ones and may be given', () => {
   const ctx = newContext();
   const x = ctx.variable([1, 2, 3]);

@@ -28,9 +28,13 @@ export class Gradients<T extends Value | Variable> {
     private readonly nodes: readonly Variable[],
     private readonly grads: readonly (Variable | null)[],
     private readonly asVariables: boolean,
+    /** The walk's number: a node still marked with it knows its place in `nodes`. */
+    private readonly walk = 0,
   ) {}
 
   private lookup(v: Variable): Variable | null {
+    // Until a later walk passes through v, it carries its index from this one.
+    if (v.walk === this.walk && this.walk !== 0) return this.grads[v.walkIndex]!;
     // A few lookups in a small graph are cheaper as a scan than as a map built first.
     if (this.nodes.length <= 32) {
       const i = this.nodes.indexOf(v);
@@ -38,10 +42,10 @@ export class Gradients<T extends Value | Variable> {
     }
     if (!this.index) {
       this.index = new Map();
-      this.nodes.forEach((n, i) => {
+      for (let i = 0; i < this.nodes.length; i++) {
         const g = this.grads[i];
-        if (g) this.index!.set(n, g);
-      });
+        if (g) this.index.set(this.nodes[i]!, g);
+      }
     }
     return this.index.get(v) ?? null;
   }
@@ -150,6 +154,7 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
   root.walkConsumers = 0;
   root.walkGrad = null;
   root.walkOwned = false;
+  root.walkIndex = 0;
   const stack: Variable[] = [root];
   while (stack.length > 0) {
     const inputs = stack.pop()!.inputs;
@@ -165,6 +170,7 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
       x.walkConsumers = 1;
       x.walkGrad = null;
       x.walkOwned = false;
+      x.walkIndex = nodes.length;
       nodes.push(x);
       stack.push(x);
     }
@@ -230,12 +236,12 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
     if (prof) prof.phase = phase!;
   }
   // Move the gradients off the nodes, so the graph does not keep them alive.
-  const grads = nodes.map((n) => {
-    const g = n.walkGrad;
-    n.walkGrad = null;
-    return g;
-  });
-  return new Gradients(root, nodes, grads, createGraph) as Result;
+  const grads: (Variable | null)[] = [];
+  for (let i = 0; i < nodes.length; i++) {
+    grads.push(nodes[i]!.walkGrad);
+    nodes[i]!.walkGrad = null;
+  }
+  return new Gradients(root, nodes, grads, createGraph, walk) as Result;
 }
 
 /**

@@ -138,6 +138,8 @@ export class Variable {
   /** The walker's bookkeeping during a backward pass (autograd.ts); meaningless outside one. */
   walk = 0;
   walkConsumers = 0;
+  /** The node's place in the walk's list of nodes (see Gradients). */
+  walkIndex = 0;
   walkGrad: Variable | null = null;
   /** walkGrad is a sum the walker made and alone holds, so later contributions may add into it. */
   walkOwned = false;

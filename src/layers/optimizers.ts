@@ -5,6 +5,7 @@
  * optimizer: they get no update, no decay and no state.
  */
 import type { OptimizerUpdate } from '../engine/backend.js';
+import type { Tensor } from '../engine/tensor.js';
 import type { Variable } from '../engine/variable.js';
 import type { OptimizerSpec, ScheduleSpec } from '../loaders/spec.js';
 
@@ -56,17 +57,20 @@ export class Optimizer {
         beta1: s.beta1, beta2: s.beta2, eps: s.eps, step: this.steps,
       };
       const fused = ctx.backend.optimizerStep?.bind(ctx.backend);
-      this.params.forEach((p, i) => {
+      for (let i = 0; i < this.params.length; i++) {
+        const p = this.params[i]!;
         const state = this.stateOf(p, i);
         if (fused) {
           const prof = ctx.profiler, t0 = prof ? prof.now() : 0;
-          fused(update, p.tensor, gs[i]!.tensor, state.map((v) => v.tensor));
+          const tensors: Tensor[] = [];
+          for (let j = 0; j < state.length; j++) tensors.push(state[j]!.tensor);
+          fused(update, p.tensor, gs[i]!.tensor, tensors);
           if (prof) prof.record(`${s.type} (fused)`, prof.now() - t0, p.tensor);
           p.modified();
         } else {
           p.assign(composedUpdate(update, p, gs[i]!, state).tensor);
         }
-      });
+      }
     });
     if (ctx.profiler) ctx.profiler.during('optimizer', run);
     else run();

@@ -12,7 +12,7 @@
  * the reference (test/fast-cpu.test.ts, test/fast-cpu-elementwise.test.ts).
  */
 import type { Activation, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
-import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape } from '../tensor.js';
+import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape, type TypedArray } from '../tensor.js';
 import { CpuBackend, isTrailing, matmulDims, output } from './cpu.js';
 import { addMatmulF32, addMatmulF64, matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
 import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
@@ -130,9 +130,14 @@ export class FastCpuBackend extends CpuBackend {
   }
 
   override optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {
-    const same = grad.dtype === param.dtype && state.every((s) => s.dtype === param.dtype);
+    let same = grad.dtype === param.dtype;
+    const arrays: TypedArray[] = [];
+    for (let i = 0; i < state.length; i++) {
+      same &&= state[i]!.dtype === param.dtype;
+      arrays.push(this.read(state[i]!));
+    }
     if (!same || param.size < MIN_OPTIMIZER) return super.optimizerStep(u, param, grad, state);
-    optimizerUpdate(u, this.read(param), this.read(grad), state.map((s) => this.read(s)));
+    optimizerUpdate(u, this.read(param), this.read(grad), arrays);
   }
 }
 

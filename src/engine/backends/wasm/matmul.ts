@@ -57,10 +57,14 @@ function layout(kernel: Kernel, m: number, k: number, n: number, transposeA: boo
   return { m, k, n, transposeA, transposeB, accumulate, a, b, c, ldc, packB: packBAt, packA, packAStride, end: at };
 }
 
+function checkDim(name: string, dim: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new OpError(`${name}: ${dim} must be a non-negative integer, got ${v}`);
+}
+
 function check(name: string, a: Floats, b: Floats, m: number, k: number, n: number, out: Floats | undefined): void {
-  for (const [dim, v] of [['m', m], ['k', k], ['n', n]] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new OpError(`${name}: ${dim} must be a non-negative integer, got ${v}`);
-  }
+  checkDim(name, 'm', m);
+  checkDim(name, 'k', k);
+  checkDim(name, 'n', n);
   if (a.length !== m * k) throw new OpError(`${name}: A has ${a.length} elements, expected m*k = ${m}*${k} = ${m * k}`);
   if (b.length !== k * n) throw new OpError(`${name}: B has ${b.length} elements, expected k*n = ${k}*${n} = ${k * n}`);
   if (out && out.length !== m * n) throw new OpError(`${name}: out has ${out.length} elements, expected m*n = ${m}*${n} = ${m * n}`);
