@@ -217,6 +217,13 @@ test('float32 contexts store float32 and float64 stays float64', () => {
   assert.is(c64.variable(0.1).item(), 0.1);
   assert.ok(c32.variable([1, 2]).data() instanceof Float32Array);
   assert.ok(c64.variable([1, 2]).mul(2).data() instanceof Float64Array);
+  for (const c of [c32, c64]) {
+    // Numbers keep their sign bit and NaN, whichever path makes the tensor.
+    assert.ok(Object.is(c.variable(-0).item(), -0) && Object.is(c.scalar(-0).item(), -0), 'negative zero');
+    assert.ok(Object.is(c.variable(-0, { shape: [1, 1] }).data()[0], -0));
+    assert.ok(Number.isNaN(c.variable(NaN).item()));
+    assert.ok(Object.is(c.backend.full([3], -0, c.dtype).data()[2], -0));
+  }
 });
 
 

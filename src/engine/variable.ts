@@ -87,7 +87,9 @@ export class Context {
       }
       return this.backend.fromData(value.data(), shape ?? value.shape, this.dtype);
     }
-    if (typeof value === 'number') return this.backend.fromData([value], shape ?? [], this.dtype);
+    if (typeof value === 'number') {
+      return !shape || sizeOf(shape) === 1 ? this.backend.full(shape ?? [], value, this.dtype) : this.backend.fromData([value], shape, this.dtype);
+    }
     if (!Array.isArray(value)) {
       const flat = value as ArrayLike<number>;
       return this.backend.fromData(flat, shape ?? [flat.length], this.dtype);
@@ -97,7 +99,7 @@ export class Context {
   }
 
   scalar(x: number): Variable {
-    return new Variable(this, this.backend.fromData([x], [], this.dtype), null, null, null, false);
+    return new Variable(this, this.backend.full([], x, this.dtype), null, null, null, false);
   }
 
   zeros(shape: Shape, options: VariableOptions = {}): Variable {

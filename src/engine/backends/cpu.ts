@@ -305,7 +305,7 @@ export class CpuBackend implements Backend {
 
   full(shape: Shape, value: number, dtype: DType): Tensor {
     const out = arrayFor(dtype, sizeOf(shape));
-    if (value !== 0) out.fill(value);
+    if (!Object.is(value, 0)) out.fill(value);
     return this.make([...shape], dtype, out);
   }
 
