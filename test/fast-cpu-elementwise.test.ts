@@ -327,4 +327,39 @@ for (const [name, settings] of updates) {
   });
 }
 
+test('optimizer state under the smallest normal number is stored as 0, on both backends and dtypes', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    const min = dtype === 'float32' ? 2 ** -126 : 2 ** -1022;
+    // With a zero gradient and β = 0.5, each state value halves exactly: 2 min stays normal,
+    // 1.5 min and the subnormals become subnormal and are flushed; NaN and normal values stay.
+    const before = [2 * min, 1.5 * min, -1.5 * min, -2 * min, min / 4, 0, -0, NaN, 1e-3, -7];
+    const want = [min, 0, 0, -min, 0, 0, 0, NaN, 5e-4, -3.5];
+    const n = 130; // over the fast backend's threshold for the fused kernel
+    const state0 = Array.from({ length: n }, (_, i) => before[i % before.length]!);
+    for (const [name, settings] of [
+      ['momentum', { type: 'momentum', momentum: 0.5 }],
+      ['nesterov', { type: 'momentum', momentum: 0.5, nesterov: true }],
+      ['adam', { type: 'adam', beta1: 0.5, beta2: 0.5 }],
+      ['adamw', { type: 'adamw', beta1: 0.5, beta2: 0.5, weightDecay: 0.01 }],
+    ] as const) {
+      const u = { ...base, ...settings, step: 1 };
+      for (const backend of [cpu, fastCpu]) {
+        const p = backend.full([n], 1, dtype), g = backend.full([n], 0, dtype);
+        const state = (u.type === 'momentum' ? [0] : [0, 1]).map(() => backend.fromData(state0, [n], dtype));
+        backend.optimizerStep!(u, p, g, state);
+        state.forEach((t, j) => {
+          const got = t.data();
+          for (let i = 0; i < n; i++) {
+            const w = want[i % want.length]!;
+            const expected = Math.abs(w) === 5e-4 && dtype === 'float32' ? Math.fround(w) : w;
+            if (!Object.is(got[i], expected) && !(Object.is(expected, 0) && got[i] === 0) && !(Number.isNaN(expected) && Number.isNaN(got[i]))) {
+              assert.unreachable(`${backend === cpu ? 'reference' : 'fast'} ${dtype} ${name} state ${j} [${i}]: ${got[i]} from ${state0[i]}, want ${expected}`);
+            }
+          }
+        });
+      }
+    }
+  }
+});
+
 test.run();

@@ -162,6 +162,10 @@ export function flattenNested(value: NestedArray): { shape: number[]; flat: numb
   return { shape, flat };
 }
 
+/** The smallest positive normal numbers of float32 and float64: below them lie the subnormals. */
+export const F32_MIN_NORMAL = 2 ** -126;
+export const F64_MIN_NORMAL = 2 ** -1022;
+
 export function arrayFor(dtype: DType, n: number): TypedArray {
   return dtype === 'float32' ? new Float32Array(n) : new Float64Array(n);
 }

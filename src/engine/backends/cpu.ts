@@ -6,7 +6,7 @@
  */
 import type { Activation, Backend, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
 import {
-  Tensor, ShapeError, arrayFor, broadcastShapes, formatShape, reducedShape, sameShape, sizeOf, stridesOf,
+  F32_MIN_NORMAL, F64_MIN_NORMAL, Tensor, ShapeError, arrayFor, broadcastShapes, formatShape, reducedShape, sameShape, sizeOf, stridesOf,
   type DType, type Shape, type TypedArray,
 } from '../tensor.js';
 
@@ -614,12 +614,16 @@ export class CpuBackend implements Backend {
       for (let i = 0; i < n; i++) p[i]! -= lr * (g[i]! + wd * p[i]!);
       return;
     }
+    // State values under the smallest normal number are stored as 0 (backend.ts).
+    const smallest = param.dtype === 'float32' ? F32_MIN_NORMAL : F64_MIN_NORMAL;
     if (u.type === 'momentum') {
       const v = this.arr(state[0]!);
       const mu = u.momentum;
       for (let i = 0; i < n; i++) {
         const gi = g[i]! + wd * p[i]!;
-        const vi = (v[i] = mu * v[i]! + gi);
+        let vi = mu * v[i]! + gi;
+        if (Math.abs(vi) < smallest) vi = 0;
+        v[i] = vi;
         p[i]! -= lr * (u.nesterov ? gi + mu * vi : vi);
       }
       return;
@@ -631,8 +635,12 @@ export class CpuBackend implements Backend {
     for (let i = 0; i < n; i++) {
       const pi = p[i]!;
       const gi = g[i]! + l2 * pi;
-      const mi = (m[i] = b1 * m[i]! + (1 - b1) * gi);
-      const vi = (v[i] = b2 * v[i]! + (1 - b2) * gi * gi);
+      let mi = b1 * m[i]! + (1 - b1) * gi;
+      let vi = b2 * v[i]! + (1 - b2) * gi * gi;
+      if (Math.abs(mi) < smallest) mi = 0;
+      if (Math.abs(vi) < smallest) vi = 0;
+      m[i] = mi;
+      v[i] = vi;
       p[i] = pi - (lr * (mi * c1)) / (Math.sqrt(vi * c2) + eps) - decoupled * pi;
     }
   }

@@ -146,6 +146,7 @@ export class Code {
   }
   /** v128 constants with `value` in every lane. */
   f32x4(value: number): this { return this.v128Const(new Uint8Array(new Float32Array(4).fill(value).buffer)); }
+  f64x2(value: number): this { return this.v128Const(new Uint8Array(new Float64Array(2).fill(value).buffer)); }
   i32x4(value: number): this { return this.v128Const(new Uint8Array(new Int32Array(4).fill(value).buffer)); }
   /** Loads 8 bytes into the low half of a vector, zeroing the high half. */
   v128Load64Zero(offset = 0): this { return this.simd(0x5d).memarg(8, offset); }
@@ -168,7 +169,8 @@ export class Code {
 export const SIMD_OPS = {
   'f32x4.splat': 0x13, 'f64x2.splat': 0x14,
   'f32x4.eq': 0x41, 'f32x4.ne': 0x42, 'f32x4.lt': 0x43, 'f32x4.gt': 0x44, 'f32x4.le': 0x45, 'f32x4.ge': 0x46,
-  'v128.and': 0x4e, 'v128.or': 0x50, 'v128.bitselect': 0x52,
+  'f64x2.lt': 0x49,
+  'v128.and': 0x4e, 'v128.andnot': 0x4f, 'v128.or': 0x50, 'v128.bitselect': 0x52,
   'f64x2.promote_low_f32x4': 0x5f,
   'i32x4.shl': 0xab, 'i32x4.shr_s': 0xac, 'i32x4.add': 0xae, 'i32x4.sub': 0xb1,
   'f32x4.abs': 0xe0, 'f32x4.neg': 0xe1, 'f32x4.sqrt': 0xe3, 'f32x4.add': 0xe4, 'f32x4.sub': 0xe5,

@@ -9,10 +9,14 @@
  * l2 = 0, d = lr wd. The operations and their order are those of the reference's loop
  * (cpu.ts), so in float64 the results are the reference's, bit for bit.
  *
+ * A momentum buffer or moment smaller in magnitude than the smallest normal number of its type
+ * is stored as 0 (see backend.ts's OptimizerUpdate), as the reference does.
+ *
  * float32 tensors are updated in float32 arithmetic (4 lanes), as PyTorch does; the reference
  * computes in float64 and rounds what it stores, so the two differ by a few float32 roundings
  * of each step's update (test/fast-cpu-elementwise.test.ts bounds it).
  */
+import { F32_MIN_NORMAL, F64_MIN_NORMAL } from '../../tensor.js';
 import { Code, encodeModule, F32, F64, I32, V128, type FunctionDef, type ValType } from './encoder.js';
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam';
@@ -51,6 +55,12 @@ function update(kind: OptimizerKind, elt: 4 | 8): Code {
   const load = (i: number, into: number): void => { c.get(ptr[i]!).v128Load().set(into); };
   // g' = g + wd p (the weight-decay coefficient is always the second scalar)
   const decayed = (): void => { c.get(g).get(s[1]!).get(p).v(mul).v(add).set(g); };
+  // x = |x| < smallest normal ? 0 : x (NaN kept), then stored as state array i
+  const smallest = c.local(V128);
+  (elt === 4 ? c.f32x4(F32_MIN_NORMAL) : c.f64x2(F64_MIN_NORMAL)).set(smallest);
+  const storeFlushed = (i: number, x: number): void => {
+    c.get(ptr[i]!).get(x).get(x).v(`${T}.abs`).get(smallest).v(`${T}.lt`).v('v128.andnot').tee(x).v128Store();
+  };
 
   c.get(n).if().loop();
   load(0, p);
@@ -63,7 +73,8 @@ function update(kind: OptimizerKind, elt: 4 | 8): Code {
     const [lr, , mu] = s;
     decayed();
     // v = μ v + g'
-    c.get(ptr[2]!).get(mu).get(ptr[2]!).v128Load().v(mul).get(g).v(add).tee(a).v128Store();
+    c.get(mu).get(ptr[2]!).v128Load().v(mul).get(g).v(add).set(a);
+    storeFlushed(2, a);
     c.get(ptr[0]!).get(p).get(lr);
     if (kind === 'nesterov') c.get(g).get(mu).get(a).v(mul).v(add);
     else c.get(a);
@@ -72,9 +83,11 @@ function update(kind: OptimizerKind, elt: 4 | 8): Code {
     const [lr, , b1, omb1, b2, omb2, c1, c2, eps, decoupled] = s;
     decayed();
     // m = β1 m + (1-β1) g'
-    c.get(ptr[2]!).get(b1).get(ptr[2]!).v128Load().v(mul).get(omb1).get(g).v(mul).v(add).tee(a).v128Store();
+    c.get(b1).get(ptr[2]!).v128Load().v(mul).get(omb1).get(g).v(mul).v(add).set(a);
+    storeFlushed(2, a);
     // v = β2 v + ((1-β2) g') g'
-    c.get(ptr[3]!).get(b2).get(ptr[3]!).v128Load().v(mul).get(omb2).get(g).v(mul).get(g).v(mul).v(add).tee(b).v128Store();
+    c.get(b2).get(ptr[3]!).v128Load().v(mul).get(omb2).get(g).v(mul).get(g).v(mul).v(add).set(b);
+    storeFlushed(3, b);
     // p = (p - lr (m c1) / (√(v c2) + ε)) - d p
     c.get(ptr[0]!).get(p);
     c.get(lr).get(a).get(c1).v(mul).v(mul);
