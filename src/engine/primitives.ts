@@ -7,6 +7,10 @@
  * Backward rules return the gradient of each input at the OUTPUT's shape for elementwise ops;
  * the walker sums broadcast axes away and accumulates (autograd.ts), so no rule repeats that.
  * A `null` gradient means "contributes nothing" (a constant input, or an op with no gradient).
+ *
+ * Rules index their inputs (`x[0]`) rather than destructure them (`[a, b]`): destructuring runs
+ * the iterator protocol on every call, which V8's interpreter and baseline code, where a short
+ * training run spends its first few hundred steps, run several times slower.
  */
 import type { Activation, Backend, BinaryOp, UnaryOp } from './backend.js';
 import { reducedShape, type Tensor } from './tensor.js';
