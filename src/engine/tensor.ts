@@ -124,7 +124,7 @@ export function normalizeAxes(axes: number | readonly number[] | undefined, rank
     if (!Number.isInteger(r) || r < 0 || r >= rank) throw new ShapeError(`${op}: axis ${a} is out of range for rank ${rank}`);
     if (!out.includes(r)) out.push(r);
   }
-  return out.length > 1 ? out.sort((x, y) => x - y) : out;
+  return out.sort((x, y) => x - y);
 }
 
 /** The shape after reducing `axes`, with or without the reduced axes kept as 1. */

@@ -130,13 +130,12 @@ export class FastCpuBackend extends CpuBackend {
   }
 
   override optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {
-    let same = grad.dtype === param.dtype;
+    if (grad.dtype !== param.dtype || param.size < MIN_OPTIMIZER) return super.optimizerStep(u, param, grad, state);
     const arrays: TypedArray[] = [];
     for (let i = 0; i < state.length; i++) {
-      same &&= state[i]!.dtype === param.dtype;
+      if (state[i]!.dtype !== param.dtype) return super.optimizerStep(u, param, grad, state);
       arrays.push(this.read(state[i]!));
     }
-    if (!same || param.size < MIN_OPTIMIZER) return super.optimizerStep(u, param, grad, state);
     optimizerUpdate(u, this.read(param), this.read(grad), arrays);
   }
 }
