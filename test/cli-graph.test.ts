@@ -52,13 +52,13 @@ test('the graphs name data x and y, parameters layer.param and gradients layer.p
 test('frozen parameters appear as constants, their layer recorded; only trainable ones get gradients', () => {
   const mg = graphOf('mlp.yaml', ['freeze=[hidden1]'], 2);
   const text = graphText(mg, 'forward');
-  assert.match(text, /\{ lambda y:f32\[2,3\] hidden1\.W:f32\[4,16\] hidden1\.b:f32\[16\] ; x:f32\[2,4\] head\.W:f32\[16,3\] head\.b:f32\[3\] \. let\n/);
+  assert.match(text, /\{ lambda hidden1\.W:f32\[4,16\] hidden1\.b:f32\[16\] y:f32\[2,3\] ; x:f32\[2,4\] head\.W:f32\[16,3\] head\.b:f32\[3\] \. let\n/);
   assert.match(text, /= tanh /);
   assert.not.match(text, /: backward graph,/);
   assert.equal(mg.grads.map((g) => mg.names.get(g)), ['head.W.grad', 'head.b.grad']);
   const dot = graphDot(mg, 'both');
   assert.match(dot, /"hidden1\.W" \[label="hidden1\.W\\nf32\[4,16\]", shape=ellipse, style=dashed, color=blue, fontcolor=blue, xlabel="frozen"\];/);
-  assert.match(dot, /"loss" \[label="loss\\nf32\[\]\\nneg", shape=box, style="filled,bold", fillcolor="#ffe0b0"\];/);
+  assert.match(dot, /"loss" \[label="loss\\nf32\[\]\\ndiv", shape=box, style="filled,bold", fillcolor="#ffe0b0"\];/);
   assert.match(dot, /\n  "head\.W\.grad" \[fillcolor="#d8ecff"\];\n/);
   assert.match(dot, /\n\}\n\/\/ op +forward +backward adds\n/);
 });

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AnomalyError, ContextMismatchError, FrozenError, Profiler, Tensor, VersionError,
-  Rng, add, cpu, fastCpu, max, min, mul, newContext, sigmoid, sub, type Variable,
+  Rng, add, cpu, fastCpu, max, min, mul, newContext, sigmoid, softmaxCrossEntropy, sub, type Variable,
 } from '../src/index.js';
 
 test('the design example: methods, numbers on either side, value and wrt', () => {
@@ -209,6 +209,38 @@ test('tensors: broadcasting, reductions with keepdims, shapes', () => {
   assert.equal([...a.softmax(1).sum(1).data()].map((v) => Math.round(v * 1e12) / 1e12), [1, 1]);
   const big = ctx.variable([1000, 1000]);
   assert.ok(Math.abs(big.logSumExp(0).item() - (1000 + Math.log(2))) < 1e-12, 'stable logSumExp');
+});
+
+test('softmaxCrossEntropy: one op per row, the value and gradients of -Σ t logSoftmax(z), on both backends', () => {
+  for (const backend of [cpu, fastCpu]) {
+    for (const dtype of ['float64', 'float32'] as const) {
+      const ctx = newContext(dtype, { device: backend });
+      const rng = new Rng(5);
+      const zv = Array.from({ length: 4 }, () => Array.from({ length: 5 }, () => rng.range(-3, 3)));
+      const tv = Array.from({ length: 4 }, () => Array.from({ length: 5 }, () => rng.uniform()));
+      const z = ctx.variable(zv), t = ctx.variable(tv);
+      const fused = softmaxCrossEntropy(z, t);
+      assert.equal(fused.op, 'softmaxCrossEntropy');
+      assert.equal(fused.shape, [4]);
+      const composed = t.mul(z.logSoftmax(-1)).sum(-1).neg();
+      const tol = dtype === 'float64' ? 1e-12 : 1e-5;
+      const close = (a: ArrayLike<number>, b: ArrayLike<number>, what: string) => {
+        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= tol * (1 + Math.abs(b[i]!)), `${backend.name} ${dtype} ${what}[${i}]: ${a[i]} vs ${b[i]}`);
+      };
+      close(fused.tensor.data(), composed.tensor.data(), 'loss');
+      // Row weights make each row's gradient differ; the target constant takes the one-pass kernel.
+      const w = [1, -2, 0.5, 3];
+      for (const targetGrad of [true, false]) {
+        if (!targetGrad) t.freeze();
+        const gf = fused.mul(w).sum().grad(), gc = composed.mul(w).sum().grad();
+        close((gf.wrt(z) as Tensor).data(), (gc.wrt(z) as Tensor).data(), 'dz');
+        if (targetGrad) close((gf.wrt(t) as Tensor).data(), (gc.wrt(t) as Tensor).data(), 'dt');
+      }
+    }
+  }
+  const ctx = newContext();
+  assert.throws(() => ctx.variable([[1, 2]]).softmaxCrossEntropy([1, 0]), /softmaxCrossEntropy: logits .* need equal shapes/);
+  assert.throws(() => ctx.variable(1).softmaxCrossEntropy(1), /at least one axis/);
 });
 
 test('float32 contexts store float32 and float64 stays float64', () => {

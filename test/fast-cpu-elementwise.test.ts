@@ -227,6 +227,43 @@ test('float32 sums over leading and middle axes equal the reference exactly', ()
   }
 });
 
+/**
+ * float32 values in rows of the last `rowAxes` axes; with `special`, rows of an infinity, of
+ * -Infinity only, with a NaN, of huge values, of equal values, where there are enough rows
+ * (the fast backend hands a tensor with any non-finite row maximum to the reference).
+ */
+function softmaxRows(shape: number[], rowAxes: number, special: boolean, rng: Rng): Float32Array {
+  const n = shape.reduce((p, q) => p * q, 1);
+  const x = Float32Array.from({ length: n }, () => rng.range(-1, 1) * 10 ** rng.range(-2, 1.5));
+  const run = shape.slice(shape.length - rowAxes).reduce((p, q) => p * q, 1);
+  if (special && n / run >= 7 && run >= 3) {
+    x[0] = Infinity;
+    x.fill(-Infinity, run, 2 * run);
+    x[2 * run + 1] = NaN;
+    x[3 * run] = 3e38;
+    x[3 * run + 1] = -3e38;
+    x.fill(-Math.log(run), 4 * run, 5 * run);
+    x[5 * run] = -Infinity;
+    x[6 * run] = Infinity;
+    x[6 * run + 2] = NaN;
+  }
+  return x;
+}
+
+/**
+ * The fast backend's results within 2 ulps of the reference's or `tolerance(i)` of them where
+ * terms cancel; non-finite results exactly (NaN for NaN).
+ */
+function agreeRows(what: string, ref: Tensor, fast: Tensor, tolerance: (i: number) => number): void {
+  assert.equal([...fast.shape], [...ref.shape], what);
+  const r = ref.data(), f = fast.data();
+  for (let i = 0; i < r.length; i++) {
+    const ok = !Number.isFinite(r[i]!) ? Object.is(r[i], f[i]) || (r[i] !== r[i] && f[i] !== f[i])
+      : Math.abs(ordered(r[i]!) - ordered(f[i]!)) <= 2 || Math.abs(r[i]! - f[i]!) <= tolerance(i);
+    if (!ok) assert.unreachable(`${what} at ${i}: ${f[i]} vs ${r[i]}`);
+  }
+}
+
 test('float32 logsumexp over trailing axes: within 2 ulps + 2^-21 of the reference, infinities and NaN as it gives them', () => {
   const rng = new Rng(18);
   const cases: [number[], number[]][] = [
@@ -234,31 +271,34 @@ test('float32 logsumexp over trailing axes: within 2 ulps + 2^-21 of the referen
     [[16, 1], [1]], [[5, 3, 4], [0, 1, 2]],
   ];
   for (const [shape, axes] of cases) {
-    for (const keepdims of [false, true]) {
-      const n = shape.reduce((p, q) => p * q, 1);
-      const x = Float32Array.from({ length: n }, () => rng.range(-1, 1) * 10 ** rng.range(-2, 1.5));
-      // Rows of an infinity, of -Infinity only, with a NaN, of huge values, of equal values.
-      const run = n / shape.slice(0, shape.length - axes.length).reduce((p, q) => p * q, 1);
-      if (n / run >= 7 && run >= 3) {
-        x[0] = Infinity;
-        x.fill(-Infinity, run, 2 * run);
-        x[2 * run + 1] = NaN;
-        x[3 * run] = 3e38;
-        x[3 * run + 1] = -3e38;
-        x.fill(-Math.log(run), 4 * run, 5 * run);
-        x[5 * run] = -Infinity;
-        x[6 * run] = Infinity;
-        x[6 * run + 2] = NaN;
+    for (const [keepdims, special] of [[false, false], [true, false], [false, true]]) {
+      const x = softmaxRows(shape, axes.length, special!, rng);
+      const ref = cpu.reduce('logsumexp', cpu.fromData(x, shape, 'float32'), axes, keepdims!);
+      const fast = fastCpu.reduce('logsumexp', fastCpu.fromData(x, shape, 'float32'), axes, keepdims!);
+      agreeRows(`[${shape}] axes [${axes}]${special ? ' special rows' : ''}`, ref, fast, () => 2 ** -21);
+    }
+  }
+});
+
+test('float32 softmax cross entropy and its gradient: within 2 ulps or 2^-21 per unit of target and gradient', () => {
+  const rng = new Rng(19);
+  for (const shape of [[32, 10], [64, 10], [4, 16], [3, 5, 7], [2, 1000], [1, 17], [16, 1]]) {
+    for (const [targets, special] of [['one-hot', false], ['soft', false], ['one-hot', true]] as const) {
+      const run = shape[shape.length - 1]!, n = shape.reduce((p, q) => p * q, 1), rows = n / run;
+      const z = softmaxRows(shape, 1, special, rng);
+      const t = new Float32Array(n);
+      for (let r = 0; r < rows; r++) {
+        if (targets === 'one-hot') t[r * run + rng.int(run)] = 1;
+        else for (let i = r * run; i < (r + 1) * run; i++) t[i] = rng.uniform();
       }
-      const ref = cpu.reduce('logsumexp', cpu.fromData(x, shape, 'float32'), axes, keepdims);
-      const fast = fastCpu.reduce('logsumexp', fastCpu.fromData(x, shape, 'float32'), axes, keepdims);
-      assert.equal([...fast.shape], [...ref.shape]);
-      const r = ref.data(), f = fast.data();
-      for (let i = 0; i < r.length; i++) {
-        const ok = !Number.isFinite(r[i]!) ? Object.is(r[i], f[i]) || (r[i] !== r[i] && f[i] !== f[i])
-          : Math.abs(ordered(r[i]!) - ordered(f[i]!)) <= 2 || Math.abs(r[i]! - f[i]!) <= 2 ** -21;
-        if (!ok) assert.unreachable(`[${shape}] axes [${axes}] row ${i}: ${f[i]} vs ${r[i]}`);
-      }
+      const g = Float32Array.from({ length: rows }, () => rng.range(-2, 2));
+      const weight = (r: number): number => t.subarray(r * run, (r + 1) * run).reduce((a, b) => a + b, 0);
+      const tensors = (b: typeof cpu) => [b.fromData(z, shape, 'float32'), b.fromData(t, shape, 'float32'), b.fromData(g, shape.slice(0, -1), 'float32')] as const;
+      const [rz, rt, rg] = tensors(cpu), [fz, ft, fg] = tensors(fastCpu);
+      const what = `[${shape}] ${targets}${special ? ' special rows' : ''}`;
+      agreeRows(`${what} loss`, cpu.softmaxCrossEntropy(rz, rt), fastCpu.softmaxCrossEntropy(fz, ft), (r) => 2 ** -21 * Math.max(1, weight(r)));
+      agreeRows(`${what} gradient`, cpu.softmaxCrossEntropyGrad(rz, rt, rg), fastCpu.softmaxCrossEntropyGrad(fz, ft, fg),
+        (i) => 2 ** -21 * Math.abs(g[Math.floor(i / run)]!) * Math.max(1, weight(Math.floor(i / run))));
     }
   }
 });

@@ -193,14 +193,16 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
       if (g && node.op !== null) {
         const versions = node.inputVersions!;
         const needs: boolean[] = new Array(inputs.length);
+        let wanting = 0;
         for (let i = 0; i < inputs.length; i++) {
           if (inputs[i]!.version !== versions[i]) throw staleInput(inputs[i]!, node, versions[i]!);
           needs[i] = inputs[i]!.requiresGrad;
+          if (needs[i]) wanting++;
         }
         const rule = rules[node.op];
-        // One input whose gradient is not differentiated again: the rule's in-place adder or
-        // one-pass kernel where the backend has them, else its backward in ops.
-        const single = !createGraph && inputs.length === 1 && needs[0]!;
+        // Only the first input wants a gradient, which is not differentiated again: the rule's
+        // in-place adder or one-pass kernel where the backend has them, else its backward in ops.
+        const single = !createGraph && wanting === 1 && needs[0]!;
         const adder = single ? rule.gradAdder?.(ctx.backend) : undefined;
         const kernel = single && !adder ? rule.gradKernel?.(ctx.backend) : undefined;
         if (kernel) {
@@ -305,12 +307,14 @@ function addInputGrad(
   return true;
 }
 
-/** The gradient of `node`'s only input, from the rule's one-pass kernel. */
-function gradByKernel(node: Variable, g: Variable, kernel: (g: Tensor, x: Tensor, y: Tensor) => Tensor): Variable {
+/** The gradient of `node`'s first input, from the rule's one-pass kernel. */
+function gradByKernel(node: Variable, g: Variable, kernel: (g: Tensor, x: readonly Tensor[], y: Tensor) => Tensor): Variable {
   const ctx = node.ctx;
   const prof = ctx.profiler;
   const t0 = prof ? prof.now() : 0;
-  const t = kernel(g.tensor, node.inputs![0]!.tensor, node.tensor);
+  const inputs = node.inputs!, tensors: Tensor[] = [];
+  for (let i = 0; i < inputs.length; i++) tensors.push(inputs[i]!.tensor);
+  const t = kernel(g.tensor, tensors, node.tensor);
   if (prof) prof.record(node.op!, prof.now() - t0, t);
   const grad = ctx.constant(t);
   if (ctx.detectAnomaly && !ctx.backend.allFinite(t)) throw anomaly(node, 0, grad);

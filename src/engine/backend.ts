@@ -86,6 +86,17 @@ export interface Backend {
    * g (y (1 - y)) from the output y; relu g [x > 0] from the input x.
    */
   activationGrad?(fn: Activation, v: Tensor, g: Tensor): Tensor;
+  /**
+   * Optional: softmax cross entropy in one pass, for logits z and targets t of equal shapes:
+   * per row of the last axis, -Σ t log softmax(z) = Σ t (logsumexp(z) - z), of z's shape
+   * without its last axis. Backends without it compose logsumexp, sub, mul, sum and neg.
+   */
+  softmaxCrossEntropy?(z: Tensor, t: Tensor): Tensor;
+  /**
+   * Optional, with softmaxCrossEntropy: its gradient with respect to z in one pass, from the
+   * gradient g of the per-row losses: g (softmax(z) Σ t - t) along each row.
+   */
+  softmaxCrossEntropyGrad?(z: Tensor, t: Tensor, g: Tensor): Tensor;
 
   /**
    * Optional: one optimizer update in place, fused into a single pass over the parameter (its

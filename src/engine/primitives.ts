@@ -30,6 +30,7 @@ export interface Params {
   sum: Axes;
   max: Axes;
   logSumExp: Axes;
+  softmaxCrossEntropy: null;
   broadcastTo: { shape: number[] };
   matmul: { transposeA: boolean; transposeB: boolean };
   transpose: { perm: number[] };
@@ -61,12 +62,13 @@ export interface Rule<P extends Op> {
    */
   gradAdder?(b: Backend): ((acc: Tensor, g: Tensor, p: Params[P]) => void) | undefined;
   /**
-   * Optional, for a one-input op: on backends that can, a kernel that computes the input's
-   * gradient from `g`, the input and the output in one pass, giving what `backward` gives bit
-   * for bit without its intermediate tensors. The walker uses it where the gradient is not
-   * differentiated again.
+   * Optional: on backends that can, a kernel that computes the first input's gradient from
+   * `g`, the inputs and the output in one pass, giving what `backward` gives (bit for bit, or
+   * within the backend's stated accuracy) without its intermediate tensors. The walker uses it
+   * where the first input is the only one that wants a gradient and it is not differentiated
+   * again.
    */
-  gradKernel?(b: Backend): ((g: Tensor, x: Tensor, y: Tensor) => Tensor) | undefined;
+  gradKernel?(b: Backend): ((g: Tensor, x: readonly Tensor[], y: Tensor) => Tensor) | undefined;
   /**
    * Optional, for an op of several inputs: on backends that can, a function that adds input
    * i's gradient into `acc` (of that input's shape) in place and returns true, or returns
@@ -84,7 +86,7 @@ function unary<P extends Op>(op: UnaryOp, backward: (g: Variable, x: Variable, y
 
 /** An activation's one-pass gradient kernel, where the backend has one (Backend.activationGrad). */
 function activationGrad<P extends Op>(fn: Activation): Rule<P>['gradKernel'] {
-  return (b) => b.activationGrad && ((g, x, y) => b.activationGrad!(fn, fn === 'relu' ? x : y, g));
+  return (b) => b.activationGrad && ((g, x, y) => b.activationGrad!(fn, fn === 'relu' ? x[0]! : y, g));
 }
 
 function binary<P extends Op>(op: BinaryOp, backward: Rule<P>['backward']): Rule<P> {
@@ -172,6 +174,26 @@ export const rules: Rules = {
   logSumExp: {
     forward: (b, x, p) => b.reduce('logsumexp', x[0]!, p.axes, p.keepdims),
     backward: (g, x, y, p) => [keepShape(g, x[0]!, p).mul(x[0]!.sub(keepShape(y, x[0]!, p)).exp())],
+  },
+  // loss = Σ t (lse(z) - z) per row: dz = g (softmax(z) Σt - t), dt = g (lse(z) - z) = -g logSoftmax(z)
+  softmaxCrossEntropy: {
+    forward: (b, x) => {
+      const z = x[0]!, t = x[1]!;
+      if (b.softmaxCrossEntropy) return b.softmaxCrossEntropy(z, t);
+      const last = [z.shape.length - 1];
+      const logSoftmax = b.binary('sub', z, b.reduce('logsumexp', z, last, true));
+      return b.unary('neg', b.reduce('sum', b.binary('mul', t, logSoftmax), last, false));
+    },
+    backward: (g, x, _y, _p, needs) => {
+      const z = x[0]!, t = x[1]!;
+      const gRow = g.reshape([...g.shape, 1]);
+      const logSoftmax = z.logSoftmax(-1);
+      return [
+        needs[0] ? gRow.mul(logSoftmax.exp().mul(t.sum(-1, true)).sub(t)) : null,
+        needs[1] ? gRow.mul(logSoftmax).neg() : null,
+      ];
+    },
+    gradKernel: (b) => b.softmaxCrossEntropyGrad && ((g, x) => b.softmaxCrossEntropyGrad!(x[0]!, x[1]!, g)),
   },
   // the walker sums the broadcast axes of dy back to x's shape
   broadcastTo: {

@@ -361,6 +361,18 @@ export class Variable {
   }
   logSoftmax(axis = -1): Variable { return this.sub(this.logSumExp(axis, true)); }
   softmax(axis = -1): Variable { return this.logSoftmax(axis).exp(); }
+  /**
+   * Softmax cross entropy of these logits against `target` (the same shape: one-hot rows or
+   * any distributions), per row of the last axis: -Σ target · logSoftmax(this), one op and one
+   * pass where the backend fuses it (the batch mean is left to the caller).
+   */
+  softmaxCrossEntropy(target: Operand): Variable {
+    const t = this.lift(target);
+    if (this.rank === 0 || !sameShape(this.shape, t.shape)) {
+      throw new ShapeError(`softmaxCrossEntropy: logits ${this.describe()} and target ${t.describe()} need equal shapes of at least one axis (classes last)`);
+    }
+    return apply('softmaxCrossEntropy', [this, t], null);
+  }
 
   // ---------------------------------------------------------------- shapes
   /**

@@ -25,7 +25,7 @@ export function binaryCrossEntropy(logits: Variable, y: Variable): Variable {
 
 /** -Σ y log softmax(z) over the classes (last axis), averaged over the batch. */
 export function softmaxCrossEntropy(logits: Variable, onehot: Variable): Variable {
-  return onehot.mul(logits.logSoftmax(-1)).sum(-1).mean().neg();
+  return logits.softmaxCrossEntropy(onehot).mean();
 }
 
 export function lossFor(spec: LossSpec): (out: Variable, y: Variable) => Variable {

@@ -283,6 +283,24 @@ export function output(dtype: DType, n: number): TypedArray {
   return out;
 }
 
+/**
+ * log Σ e^x over x[start, start + run), as the reference computes a row's logsumexp: m + log of
+ * the float64 sum of e^(x - m), m the row's maximum (NaN if the row holds one); where m is
+ * infinite the sum counts the elements equal to it instead.
+ */
+function rowLogSumExp(x: TypedArray, start: number, run: number): number {
+  const end = start + run;
+  let m = -Infinity;
+  for (let i = start; i < end; i++) {
+    const v = x[i]!;
+    if (v > m || v !== v) m = v;
+  }
+  const infinite = m === Infinity || m === -Infinity;
+  let s = 0;
+  for (let i = start; i < end; i++) s += infinite ? (x[i] === m ? 1 : 0) : Math.exp(x[i]! - m);
+  return m + Math.log(s);
+}
+
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
 
@@ -406,31 +424,54 @@ export class CpuBackend implements Backend {
   /** m + log(sum(exp(x - m))) with m the max: finite for any finite input. */
   private logSumExp(x: Tensor, axes: readonly number[], outShape: number[]): Tensor {
     const keepShape = reducedShape(x.shape, axes, true);
-    const m = this.arr(this.reduce('max', x, axes, true));
     const src = this.arr(x);
-    const sum = new Float64Array(m.length);
+    const out = output(x.dtype, sizeOf(outShape));
     if (isLeading(keepShape, x.shape)) {
       // Trailing axes reduced (a row's logsumexp): each sum is one run of the input, in order.
-      const run = src.length / m.length;
-      for (let t = 0, i = 0; t < m.length; t++) {
-        const mt = m[t]!;
-        const infinite = mt === Infinity || mt === -Infinity;
-        let s = 0;
-        for (const end = i + run; i < end; i++) s += infinite ? (src[i] === mt ? 1 : 0) : Math.exp(src[i]! - mt);
-        sum[t] = s;
-      }
-    } else {
-      const strides = stridesOf(keepShape).map((s, d) => (keepShape[d] === 1 ? 0 : s));
-      const target = offsetsFor(x.shape, strides);
-      for (let i = 0; i < src.length; i++) {
-        const t = target[i]!;
-        const mt = m[t]!;
-        sum[t]! += mt === Infinity || mt === -Infinity ? (src[i] === mt ? 1 : 0) : Math.exp(src[i]! - mt);
-      }
+      const run = src.length / out.length;
+      for (let t = 0; t < out.length; t++) out[t] = rowLogSumExp(src, t * run, run);
+      return this.make(outShape, x.dtype, out);
     }
-    const out = output(x.dtype, m.length);
+    const m = this.arr(this.reduce('max', x, axes, true));
+    const sum = new Float64Array(m.length);
+    const strides = stridesOf(keepShape).map((s, d) => (keepShape[d] === 1 ? 0 : s));
+    const target = offsetsFor(x.shape, strides);
+    for (let i = 0; i < src.length; i++) {
+      const t = target[i]!;
+      const mt = m[t]!;
+      sum[t]! += mt === Infinity || mt === -Infinity ? (src[i] === mt ? 1 : 0) : Math.exp(src[i]! - mt);
+    }
     for (let i = 0; i < out.length; i++) out[i] = m[i]! + Math.log(sum[i]!);
     return this.make(outShape, x.dtype, out);
+  }
+
+  /** Per row of the last axis, -Σ t (z - logsumexp(z)) in float64, rounded once. */
+  softmaxCrossEntropy(z: Tensor, t: Tensor): Tensor {
+    const dz = this.arr(z), dt = this.arr(t);
+    const rows = sizeOf(z.shape, 0, z.rank - 1), run = z.shape[z.rank - 1]!;
+    const out = output(z.dtype, rows);
+    for (let r = 0, start = 0; r < rows; r++, start += run) {
+      const lse = rowLogSumExp(dz, start, run);
+      let s = 0;
+      for (let i = start; i < start + run; i++) s += dt[i]! * (dz[i]! - lse);
+      out[r] = -s;
+    }
+    return this.make(z.shape.slice(0, -1), z.dtype, out);
+  }
+
+  /** g (e^(z - logsumexp(z)) Σ t - t) along each row, in float64, rounded once. */
+  softmaxCrossEntropyGrad(z: Tensor, t: Tensor, g: Tensor): Tensor {
+    const dz = this.arr(z), dt = this.arr(t), dg = this.arr(g);
+    const rows = dg.length, run = z.shape[z.rank - 1]!;
+    const out = output(z.dtype, dz.length);
+    for (let r = 0, start = 0; r < rows; r++, start += run) {
+      const lse = rowLogSumExp(dz, start, run);
+      let total = 0;
+      for (let i = start; i < start + run; i++) total += dt[i]!;
+      const gr = dg[r]!;
+      for (let i = start; i < start + run; i++) out[i] = gr * (Math.exp(dz[i]! - lse) * total - dt[i]!);
+    }
+    return this.make(z.shape, z.dtype, out);
   }
 
   broadcastTo(x: Tensor, shape: Shape): Tensor {

@@ -54,6 +54,37 @@ function binaryForm(op: BinaryOp, a: Tensor, b: Tensor): { form: BinaryForm; sha
   return undefined;
 }
 
+/**
+ * The exponentials of float32 rows for a softmax or logsumexp: e = e^(x - m) per row of `run`
+ * elements, m the row's maximum, with x - m rounded to float32 and the exponential from the
+ * WebAssembly kernel (Math.exp costs about 20 ns an element here), so each term is within
+ * |x - m| 2^-24 + 1 ulp of the reference's and what is computed from them within 2 ulps, or
+ * 2^-21 where a maximum and a log cancel (test/fast-cpu-elementwise.test.ts). undefined when
+ * a row's maximum is not finite: the reference handles those rows.
+ */
+function rowExps(x: Float32Array, rows: number, run: number): { e: Float32Array; max: Float32Array } | undefined {
+  const max = output32(rows), e = output32(x.length);
+  for (let r = 0, start = 0; r < rows; r++, start += run) {
+    let m = -Infinity;
+    for (let i = start; i < start + run; i++) {
+      const v = x[i]!;
+      if (v > m || v !== v) m = v;
+    }
+    if (!Number.isFinite(m)) return undefined;
+    for (let i = start; i < start + run; i++) e[i] = x[i]! - m;
+    max[r] = m;
+  }
+  unaryF32('exp', e, e);
+  return { e, max };
+}
+
+/** The float64 sum of x[start, start + run). */
+function rowSum(x: Float32Array, start: number, run: number): number {
+  let s = 0;
+  for (let i = start; i < start + run; i++) s += x[i]!;
+  return s;
+}
+
 export class FastCpuBackend extends CpuBackend {
   override matmul(a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): Tensor {
     const { batch, m, k, n, batchShape } = matmulDims(a, b, transposeA, transposeB);
@@ -123,39 +154,50 @@ export class FastCpuBackend extends CpuBackend {
   }
 
   /**
-   * float32 logsumexp over trailing axes (softmax's rows): the reference's formula, m + log of
-   * the float64 sum of e^(x - m), with the exponentials in the WebAssembly kernel instead of
-   * Math.exp (20 ns an element here, three quarters of a softmax cross entropy over [32, 10]).
-   * x - m is rounded to float32 first, so each term is within |x - m| 2^-24 + 1 ulp of the
-   * reference's: the result within 2 ulps, or 2^-21 where the maximum and the log cancel
-   * (test/fast-cpu-elementwise.test.ts). Rows whose
-   * maximum is infinite keep the reference's count of the elements equal to it.
+   * float32 logsumexp over trailing axes (softmax's rows): the reference's formula with the
+   * exponentials from the WebAssembly kernel (see rowExps).
    */
   private rowLogSumExp(x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
     const shape = reducedShape(x.shape, axes, keepdims);
     const src = this.read(x) as Float32Array;
     const rows = sizeOf(shape), run = src.length / rows;
-    // Each row's maximum (NaN if it holds one, as the reference's max), then x - max.
-    const out = output32(rows), e = output32(src.length);
-    for (let t = 0; t < rows; t++) {
-      const start = t * run, end = start + run;
-      let mt = -Infinity;
-      for (let i = start; i < end; i++) {
-        const v = src[i]!;
-        if (v > mt || v !== v) mt = v;
-      }
-      for (let i = start; i < end; i++) e[i] = src[i]! - mt;
-      out[t] = mt;
-    }
-    unaryF32('exp', e, e);
-    for (let t = 0, i = 0; t < rows; t++) {
-      const mt = out[t]!;
-      const infinite = mt === Infinity || mt === -Infinity;
-      let s = 0;
-      for (const end = i + run; i < end; i++) s += infinite ? (src[i] === mt ? 1 : 0) : e[i]!;
-      out[t] = mt + Math.log(s);
-    }
+    const ex = rowExps(src, rows, run);
+    if (!ex) return super.reduce('logsumexp', x, axes, keepdims);
+    const out = output32(rows);
+    for (let r = 0, start = 0; r < rows; r++, start += run) out[r] = ex.max[r]! + Math.log(rowSum(ex.e, start, run));
     return this.make(shape, 'float32', out);
+  }
+
+  /** float32 softmax cross entropy: the reference's formula with rowExps' exponentials. */
+  override softmaxCrossEntropy(z: Tensor, t: Tensor): Tensor {
+    if (z.dtype !== 'float32' || t.dtype !== 'float32' || z.size < MIN_UNARY) return super.softmaxCrossEntropy(z, t);
+    const dz = this.read(z) as Float32Array, dt = this.read(t) as Float32Array;
+    const rows = sizeOf(z.shape, 0, z.rank - 1), run = z.shape[z.rank - 1]!;
+    const ex = rowExps(dz, rows, run);
+    if (!ex) return super.softmaxCrossEntropy(z, t);
+    const out = output32(rows);
+    for (let r = 0, start = 0; r < rows; r++, start += run) {
+      const lse = ex.max[r]! + Math.log(rowSum(ex.e, start, run));
+      let s = 0;
+      for (let i = start; i < start + run; i++) s += dt[i]! * (dz[i]! - lse);
+      out[r] = -s;
+    }
+    return this.make(z.shape.slice(0, -1), 'float32', out);
+  }
+
+  /** Its gradient, softmax as e / Σe from rowExps' exponentials. */
+  override softmaxCrossEntropyGrad(z: Tensor, t: Tensor, g: Tensor): Tensor {
+    if (z.dtype !== 'float32' || t.dtype !== 'float32' || g.dtype !== 'float32' || z.size < MIN_UNARY) return super.softmaxCrossEntropyGrad(z, t, g);
+    const dz = this.read(z) as Float32Array, dt = this.read(t) as Float32Array, dg = this.read(g) as Float32Array;
+    const rows = dg.length, run = z.shape[z.rank - 1]!;
+    const ex = rowExps(dz, rows, run);
+    if (!ex) return super.softmaxCrossEntropyGrad(z, t, g);
+    const out = ex.e;
+    for (let r = 0, start = 0; r < rows; r++, start += run) {
+      const total = rowSum(dt, start, run), scale = total / rowSum(out, start, run), gr = dg[r]!;
+      for (let i = start; i < start + run; i++) out[i] = gr * (out[i]! * scale - dt[i]!);
+    }
+    return this.make(z.shape, 'float32', out);
   }
 
   override activationGrad(fn: Activation, v: Tensor, g: Tensor): Tensor {
