@@ -21,11 +21,11 @@ export function denseParams(ctx: Context, layers: readonly { nin: number; nout: 
   }));
 }
 
-/** x W + b per layer, ReLU between layers, a linear last layer. */
+/** x W + b per layer (linear, as the PyTorch peer's F.linear), ReLU between layers, a linear last layer. */
 export function mlpForward(x: Variable, params: readonly Dense[]): Variable {
   let h = x;
   params.forEach((p, l) => {
-    h = h.matmul(p.W).add(p.b);
+    h = h.linear(p.W, p.b);
     if (l < params.length - 1) h = h.relu();
   });
   return h;

@@ -19,7 +19,7 @@ const model = (name: string, sets: string[] = []) => {
 };
 
 /** Runs `fn` with a backward rule replaced, restoring it whatever happens. */
-function withRule<T>(op: 'sin' | 'matmul', backward: (typeof rules)[typeof op]['backward'], fn: () => T): T {
+function withRule<T>(op: 'sin' | 'linear', backward: (typeof rules)[typeof op]['backward'], fn: () => T): T {
   const original = rules[op].backward;
   (rules[op] as { backward: typeof backward }).backward = backward;
   try {
@@ -29,12 +29,12 @@ function withRule<T>(op: 'sin' | 'matmul', backward: (typeof rules)[typeof op]['
   }
 }
 
-// Planted mistakes: d sin x = sin x dx (it is cos x); matmul's gradient for A off by 1%.
+// Planted mistakes: d sin x = sin x dx (it is cos x); linear's gradient for x off by 1%.
 const wrongSin: (typeof rules)['sin']['backward'] = (g, [x]) => [g.mul(x!.sin())];
-const originalMatmul = rules.matmul.backward;
-const wrongMatmul: (typeof rules)['matmul']['backward'] = (g, x, y, p, needs) => {
-  const [ga, gb] = originalMatmul(g, x, y, p, needs);
-  return [ga ? ga.mul(1.01) : null, gb ?? null];
+const originalLinear = rules.linear.backward;
+const wrongLinear: (typeof rules)['linear']['backward'] = (g, x, y, p, needs) => {
+  const [gx, gw, gb] = originalLinear(g, x, y, p, needs);
+  return [gx ? gx.mul(1.01) : null, gw ?? null, gb ?? null];
 };
 
 test('the built-in checks cover primitives, layers and losses at both orders and ranges, and pass', () => {
@@ -87,12 +87,12 @@ test('a model file at second order passes; a large one is checked by random proj
   assert.ok(fast.results.every((r) => r.status === 'pass' && r.mode === 'fast'), fast.results.map((r) => r.message).join('; '));
 });
 
-test('a wrong matmul rule fails the parameters behind it, in fast mode too, with the full Jacobians', () => {
+test('a wrong linear rule fails the parameters behind it, in fast mode too, with the full Jacobians', () => {
   const { spec, baseDir } = model('mlp.yaml');
   for (const fastAbove of [Infinity, 10]) {
-    const check = withRule('matmul', wrongMatmul, () => checkModel(spec, baseDir, { file: 'mlp.yaml', orders: [1], batch: 4, fastAbove }));
+    const check = withRule('linear', wrongLinear, () => checkModel(spec, baseDir, { file: 'mlp.yaml', orders: [1], batch: 4, fastAbove }));
     const by = new Map(check.results.map((r) => [r.name, r]));
-    // Only the gradient of matmul's left operand is wrong: the head's input (hidden1's output).
+    // Only the gradient of linear's input is wrong: the head's input (hidden1's output).
     assert.is(by.get('head.W')!.status, 'pass');
     assert.is(by.get('hidden1.W')!.status, 'fail');
     const f = by.get('hidden1.W')!.failure!;

@@ -42,11 +42,11 @@ test('rmad graph models/svm.yaml --format dot: the DOT matches its snapshot', ()
 test('the graphs name data x and y, parameters layer.param and gradients layer.param.grad', () => {
   const text = graphText(graphOf('svm.yaml'), 'both');
   assert.match(text, /\{ lambda y:f32\[4,1\] ; x:f32\[4,2\] svm\.W:f32\[2,1\] svm\.b:f32\[1\] \. let\n/);
-  assert.match(text, /= matmul\[transposeA=false transposeB=false\] x svm\.W\n/);
+  assert.match(text, /= linear x svm\.W svm\.b\n/);
   assert.match(text, /\n    loss:f32\[\] = div [a-z]+ 4\.0\n  in \( loss \) \}/);
   assert.match(text, /\n    svm\.W\.grad:f32\[2,1\] = matmul\[transposeA=true transposeB=false\] x [a-z]+\n/);
   assert.match(text, /in \( svm\.W\.grad svm\.b\.grad \) \}/);
-  assert.match(text, /\ntotal +7 +9\n$/);
+  assert.match(text, /\ntotal +6 +8\n$/);
 });
 
 test('frozen parameters appear as constants, their layer recorded; only trainable ones get gradients', () => {

@@ -108,7 +108,7 @@ test('--profile prints time and calls per op by phase, the share outside kernels
   const r = rmad(['train', 'm.yaml', '--profile', '--out', 'run'], dir);
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /phase\s+op\s+calls\s+total ms\s+mean µs/);
-  assert.match(r.stdout, /\nforward\s+matmul\s+\d+\s/);
+  assert.match(r.stdout, /\nforward\s+linear\s+\d+\s/);
   assert.match(r.stdout, /\nbackward\s+matmul\s+\d+\s/);
   assert.match(r.stdout, /\noptimizer\s+adam \(fused\)\s+\d+\s/);
   assert.match(r.stdout, /\d+\.\d% outside kernels .*; peak memory \d+ MiB resident/);

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AnomalyError, ContextMismatchError, FrozenError, Profiler, Tensor, VersionError,
-  Rng, add, cpu, fastCpu, max, min, mul, newContext, sigmoid, softmaxCrossEntropy, sub, type Variable,
+  Rng, add, cpu, fastCpu, linear, max, min, mul, newContext, sigmoid, softmaxCrossEntropy, sub, type Variable,
 } from '../src/index.js';
 
 test('the design example: methods, numbers on either side, value and wrt', () => {
@@ -241,6 +241,45 @@ test('softmaxCrossEntropy: one op per row, the value and gradients of -Σ t logS
   const ctx = newContext();
   assert.throws(() => ctx.variable([[1, 2]]).softmaxCrossEntropy([1, 0]), /softmaxCrossEntropy: logits .* need equal shapes/);
   assert.throws(() => ctx.variable(1).softmaxCrossEntropy(1), /at least one axis/);
+});
+
+test('linear: x W + b as one op on inputs of any rank, its gradients as matmul and add give them, a reused weight too', () => {
+  for (const backend of [cpu, fastCpu]) {
+    for (const dtype of ['float64', 'float32'] as const) {
+      const ctx = newContext(dtype, { device: backend });
+      const rng = new Rng(6);
+      const values = (n: number) => Array.from({ length: n }, () => rng.range(-1, 1));
+      const W = ctx.variable(values(12), { shape: [3, 4] }), b = ctx.variable(values(4), { shape: [4] });
+      const U = ctx.variable(values(16), { shape: [4, 4] });
+      const xs = [0, 1, 2, 3].map(() => ctx.constant(values(6), [2, 3]));
+      const tol = dtype === 'float64' ? 1e-12 : 1e-5;
+      const close = (a: ArrayLike<number>, c: ArrayLike<number>, what: string) => {
+        assert.is(a.length, c.length, what);
+        for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - c[i]!) <= tol * (1 + Math.abs(c[i]!)), `${backend.name} ${dtype} ${what}[${i}]: ${a[i]} vs ${c[i]}`);
+      };
+      // A recurrence: W is used at every step, so later steps add into its gradient in place.
+      const run = (fused: boolean) => {
+        let h: Variable = ctx.constant(new Array(8).fill(0), [2, 4]);
+        for (const x of xs) h = (fused ? linear(x, W, b) : x.matmul(W).add(b)).add(h.matmul(U)).tanh();
+        return h.sum();
+      };
+      const yf = run(true), yc = run(false);
+      close(yf.tensor.data(), yc.tensor.data(), 'value');
+      const gf = yf.grad(), gc = yc.grad();
+      for (const [name, p] of [['W', W], ['b', b], ['U', U]] as const) close((gf.wrt(p) as Tensor).data(), (gc.wrt(p) as Tensor).data(), `d${name}`);
+      // Ranks 1 and 3 go through a 2-d product.
+      const v = ctx.variable(values(3)), t3 = ctx.variable(values(12), { shape: [2, 2, 3] });
+      assert.equal(v.linear(W, b).shape, [4]);
+      assert.equal(t3.linear(W, b).shape, [2, 2, 4]);
+      close(t3.linear(W, b).tensor.data(), t3.matmul(W).add(b).tensor.data(), 'rank 3');
+      close((v.linear(W, b).sum().grad().wrt(v) as Tensor).data(), (v.matmul(W).add(b).sum().grad().wrt(v) as Tensor).data(), 'rank 1 dx');
+    }
+  }
+  const ctx = newContext();
+  const x = ctx.variable([[1, 2, 3]]);
+  assert.equal(x.linear([[1], [2], [3]], [0.5]).op, 'linear');
+  assert.throws(() => x.linear([[1, 2]], [1, 2]), /linear: input .* do not fit: they need shapes \[\.\.\., in\], \[in, out\] and \[out\]/);
+  assert.throws(() => x.linear([[1], [2], [3]], [1, 2]), /do not fit/);
 });
 
 test('float32 contexts store float32 and float64 stays float64', () => {

@@ -91,6 +91,35 @@ for (const dtype of ['float32', 'float64'] as DType[]) {
   });
 }
 
+for (const dtype of ['float32', 'float64'] as DType[]) {
+  test(`linear ${dtype}: x W + b with the bias added in the kernel, odd sizes, one thread and several`, () => {
+    const rng = new Rng(12).fork(dtype);
+    const agreeLinear = (m: number, k: number, n: number) => {
+      const [x1, x2] = random([m, k], dtype, rng), [w1, w2] = random([k, n], dtype, rng), [b1, b2] = random([n], dtype, rng);
+      const ref = cpu.linear(x1, w1, b1), fast = fastCpu.linear(x2, w2, b2);
+      assert.equal([...fast.shape], [m, n]);
+      assert.equal([...ref.shape], [m, n]);
+      const r = ref.data(), f = fast.data();
+      // The reference rounds once; the kernel's sum within k + 1 roundings of |b| + Σ|x||w| <= k + 1.
+      const tol = (dtype === 'float32' ? 2 ** -23 : 2 ** -52) * 2 * (k + 2);
+      for (let i = 0; i < r.length; i++) {
+        if (!(Math.abs(r[i]! - f[i]!) <= tol)) assert.unreachable(`linear ${dtype} ${m}x${k}x${n}: [${i}] ${f[i]} vs ${r[i]}`);
+      }
+      // The reference is x W then + b, rounded once.
+      const composed = cpu.binary('add', cpu.matmul(x1, w1, false, false), b1).data();
+      for (let i = 0; i < r.length; i++) assert.ok(Math.abs(r[i]! - composed[i]!) <= tol, `reference [${i}]`);
+    };
+    for (let trial = 0; trial < 12; trial++) agreeLinear(sizes[rng.int(6)]!, sizes[rng.int(6)]!, sizes[rng.int(6)]!);
+    agreeLinear(4, 0, 3);
+    const previous = setParallelThreshold(1);
+    try {
+      agreeLinear(70, 90, 50);
+    } finally {
+      setParallelThreshold(previous);
+    }
+  });
+}
+
 test('elementwise kernels: each op has its own loop and they do not disturb each other', () => {
   const rng = new Rng(2);
   const [a] = random([64], 'float64', rng);

@@ -87,6 +87,12 @@ export interface Backend {
    */
   activationGrad?(fn: Activation, v: Tensor, g: Tensor): Tensor;
   /**
+   * Optional: x W + b for x [m, k], W [k, n] and b [n], the bias added inside the product (a
+   * backend may round differently from matmul followed by add). Backends without it compose
+   * matmul and add.
+   */
+  linear?(x: Tensor, w: Tensor, b: Tensor): Tensor;
+  /**
    * Optional: softmax cross entropy in one pass, for logits z and targets t of equal shapes:
    * per row of the last axis, -Σ t log softmax(z) = Σ t (logsumexp(z) - z), of z's shape
    * without its last axis. Backends without it compose logsumexp, sub, mul, sum and neg.

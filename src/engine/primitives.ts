@@ -33,6 +33,7 @@ export interface Params {
   softmaxCrossEntropy: null;
   broadcastTo: { shape: number[] };
   matmul: { transposeA: boolean; transposeB: boolean };
+  linear: null;
   transpose: { perm: number[] };
   reshape: { shape: number[] };
   slice: { begin: number[]; size: number[] };
@@ -219,6 +220,22 @@ export const rules: Rules = {
         else b.addMatmulInPlace!(acc, g, w, false, !tb);
       } else if (tb) b.addMatmulInPlace!(acc, g, a, true, ta);
       else b.addMatmulInPlace!(acc, a, g, !ta, false);
+      return true;
+    }),
+  },
+  // y = x W + b for x [m, k], W [k, n], b [n]: dx = g Wᵀ, dW = xᵀ g, db = g's column sums
+  linear: {
+    forward: (b, x) => (b.linear ? b.linear(x[0]!, x[1]!, x[2]!) : b.binary('add', b.matmul(x[0]!, x[1]!, false, false), x[2]!)),
+    backward: (g, x, _y, _p, needs) => [
+      needs[0] ? g.matmul(x[1]!, false, true) : null,
+      needs[1] ? x[0]!.matmul(g, true, false) : null,
+      needs[2] ? g.sum(0) : null,
+    ],
+    // The products added into the sums, as matmul's: a projection used at every step of a recurrence.
+    inputGradAdder: (b) => b.addMatmulInPlace && ((i, acc, g, x) => {
+      if (i === 0) b.addMatmulInPlace!(acc, g, x[1]!, false, true);
+      else if (i === 1) b.addMatmulInPlace!(acc, x[0]!, g, true, false);
+      else return false;
       return true;
     }),
   },

@@ -399,6 +399,21 @@ export class Variable {
     }
     return apply('matmul', [this, o], { transposeA, transposeB });
   }
+  /**
+   * this W + b over the last axis, W [in, out] and b [out]: a dense layer's product and bias as
+   * one op, the bias added inside the product where the backend can (PyTorch's F.linear, with
+   * W stored [in, out]).
+   */
+  linear(weight: Operand, bias: Operand): Variable {
+    const w = this.lift(weight), b = this.lift(bias);
+    const k = this.shape[this.rank - 1];
+    if (this.rank === 0 || w.rank !== 2 || b.rank !== 1 || w.shape[0] !== k || b.shape[0] !== w.shape[1]) {
+      throw new ShapeError(`linear: input ${this.describe()}, weight ${w.describe()} and bias ${b.describe()} do not fit: they need shapes [..., in], [in, out] and [out]`);
+    }
+    if (this.rank === 2) return apply('linear', [this, w, b], null);
+    const flat = apply('linear', [this.reshape([sizeOf(this.shape, 0, this.rank - 1), k!]), w, b], null);
+    return flat.reshape([...this.shape.slice(0, -1), w.shape[1]!]);
+  }
   /** Permutes axes; by default reverses them. */
   transpose(perm?: readonly number[]): Variable {
     const p = perm ? normalizeAxesOrder(perm, this.rank) : [...Array(this.rank).keys()].reverse();

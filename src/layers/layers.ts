@@ -47,10 +47,8 @@ export class Dense implements Layer {
   }
 
   forward(x: Variable): Variable {
-    let y = x.matmul(this.params.get('W')!);
-    const b = this.params.get('b');
-    if (b) y = y.add(b);
-    return activate(y, this.activation);
+    const W = this.params.get('W')!, b = this.params.get('b');
+    return activate(b ? x.linear(W, b) : x.matmul(W), this.activation);
   }
 }
 
@@ -95,8 +93,8 @@ abstract class Recurrent implements Layer {
     const state = this.initialState(x.ctx, batch);
     const outputs: Variable[] = [];
     for (let t = 0; t < steps; t++) {
-      const xw = x.slice([0, t, 0], [batch, 1, features]).reshape([batch, features]).matmul(Wx);
-      this.step(b ? xw.add(b) : xw, state);
+      const xt = x.slice([0, t, 0], [batch, 1, features]).reshape([batch, features]);
+      this.step(b ? xt.linear(Wx, b) : xt.matmul(Wx), state);
       if (this.output === 'all') outputs.push(state.h);
     }
     return this.output === 'all' ? stack(outputs, 1) : state.h;

@@ -526,6 +526,25 @@ export class CpuBackend implements Backend {
     return this.make([...batchShape, m, n], a.dtype, out);
   }
 
+  /** x W + b as matmul's i-p-j loop computes x W, each row's float64 sum starting from b. */
+  linear(x: Tensor, w: Tensor, b: Tensor): Tensor {
+    const m = x.shape[0]!, k = x.shape[1]!, n = w.shape[1]!;
+    const dx = this.arr(x), dw = this.arr(w), db = this.arr(b);
+    const out = output(x.dtype, m * n);
+    const row = new Float64Array(n);
+    for (let i = 0; i < m; i++) {
+      row.set(db);
+      for (let p = 0; p < k; p++) {
+        const xip = dx[i * k + p]!;
+        if (xip === 0) continue;
+        const wr = p * n;
+        for (let j = 0; j < n; j++) row[j]! += xip * dw[wr + j]!;
+      }
+      out.set(row, i * n);
+    }
+    return this.make([m, n], x.dtype, out);
+  }
+
   transpose(x: Tensor, perm: readonly number[]): Tensor {
     const shape = perm.map((p) => x.shape[p]!);
     const inStrides = stridesOf(x.shape);
