@@ -403,6 +403,36 @@ for (const [name, settings] of updates) {
   });
 }
 
+test('optimizer state resident in WebAssembly memory: the same bits as state in JavaScript arrays, neighbours untouched', () => {
+  const lengths = [129, 1001, 4099, CHUNK + 5, 2 * CHUNK + 17, 130];
+  for (const dtype of ['float32', 'float64'] as const) {
+    for (const [name, settings] of updates.filter(([, s]) => s.type !== 'sgd')) {
+      const rng = new Rng(20).fork(`${dtype}/${name}`);
+      const u = { ...base, ...settings };
+      const count = u.type === 'momentum' ? 1 : 2;
+      const resident = fastCpu.optimizerState(lengths.map((n) => [n]), dtype, count)!;
+      assert.ok(resident, 'the fast backend gives resident state');
+      const plain = lengths.map((n) => Array.from({ length: count }, () => fastCpu.full([n], 0, dtype)));
+      const p0 = lengths.map((n) => Array.from({ length: n }, () => rng.range(-1, 1)));
+      const pr = p0.map((v, i) => fastCpu.fromData(v, [lengths[i]!], dtype)), pp = p0.map((v, i) => fastCpu.fromData(v, [lengths[i]!], dtype));
+      for (let t = 1; t <= 3; t++) {
+        lengths.forEach((n, i) => {
+          const g = fastCpu.fromData(Array.from({ length: n }, () => rng.normal()), [n], dtype);
+          fastCpu.optimizerStep({ ...u, step: t }, pr[i]!, g, resident[i]!);
+          fastCpu.optimizerStep({ ...u, step: t }, pp[i]!, g, plain[i]!);
+        });
+      }
+      lengths.forEach((n, i) => {
+        const pairs: [Tensor, Tensor][] = [[pr[i]!, pp[i]!], ...resident[i]!.map((r, j): [Tensor, Tensor] => [r, plain[i]![j]!])];
+        pairs.forEach(([a, b], j) => {
+          const x = a.data(), y = b.data();
+          for (let k = 0; k < n; k++) if (!Object.is(x[k], y[k])) assert.unreachable(`${dtype} ${name} length ${n} array ${j} [${k}]: ${x[k]} vs ${y[k]}`);
+        });
+      });
+    }
+  }
+});
+
 test('optimizer state under the smallest normal number is stored as 0, on both backends and dtypes', () => {
   for (const dtype of ['float32', 'float64'] as const) {
     const min = dtype === 'float32' ? 2 ** -126 : 2 ** -1022;

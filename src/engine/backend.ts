@@ -110,6 +110,13 @@ export interface Backend {
    * of the kernels above.
    */
   optimizerStep?(update: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void;
+  /**
+   * Optional, with optimizerStep: zeroed state for parameters of these shapes, `count` tensors
+   * each (the momentum buffer, or Adam's two moments), where optimizerStep updates it in place
+   * without copying it; undefined where the backend cannot. Optimizers without it get state
+   * from `full`.
+   */
+  optimizerState?(shapes: readonly Shape[], dtype: DType, count: number): Tensor[][] | undefined;
 }
 
 /**

@@ -76,14 +76,22 @@ export class Optimizer {
     else run();
   }
 
-  /** The state of parameter i, zero-initialised on first use. */
+  /**
+   * The state of parameter i, zero-initialised on first use: on the first step, where the
+   * backend keeps state where its fused update works in place, all parameters' at once.
+   */
   private stateOf(p: Variable, i: number): Variable[] {
-    const name = p.name ?? `#${i}`;
-    let state = this.state.get(name);
+    const name = (q: Variable, j: number): string => q.name ?? `#${j}`;
+    const count = this.settings.type === 'sgd' ? 0 : this.settings.type === 'momentum' ? 1 : 2;
+    if (this.state.size === 0 && count > 0) {
+      const backend = p.ctx.backend;
+      const resident = backend.optimizerState?.(this.params.map((q) => q.shape), p.dtype, count);
+      resident?.forEach((tensors, j) => this.state.set(name(this.params[j]!, j), tensors.map((t) => p.ctx.constant(t))));
+    }
+    let state = this.state.get(name(p, i));
     if (!state) {
-      const count = this.settings.type === 'sgd' ? 0 : this.settings.type === 'momentum' ? 1 : 2;
       state = Array.from({ length: count }, () => p.ctx.constant(p.ctx.backend.full(p.shape, 0, p.dtype)));
-      this.state.set(name, state);
+      this.state.set(name(p, i), state);
     }
     return state;
   }

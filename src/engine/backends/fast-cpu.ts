@@ -14,11 +14,11 @@
  * test/fast-cpu-elementwise.test.ts).
  */
 import type { Activation, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
-import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape, type TypedArray } from '../tensor.js';
+import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type DType, type Shape, type TypedArray } from '../tensor.js';
 import { CpuBackend, isLeading, isTrailing, matmulDims, output } from './cpu.js';
 import { addMatmulF32, addMatmulF64, matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
 import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
-import { CHUNK, activationGradF32, binaryF32, optimizerUpdate, sumRowsF32, unaryF32 } from './wasm/streaming.js';
+import { CHUNK, activationGradF32, binaryF32, optimizerUpdate, residentOptimizerState, sumRowsF32, unaryF32 } from './wasm/streaming.js';
 
 /**
  * Fewest elements for which a kernel goes to WebAssembly: below, the fixed cost of a call
@@ -236,6 +236,13 @@ export class FastCpuBackend extends CpuBackend {
       arrays.push(this.read(state[i]!));
     }
     optimizerUpdate(u, this.read(param), this.read(grad), arrays);
+  }
+
+  /** State in a WebAssembly memory of its own, which the fused update reads and writes in place. */
+  optimizerState(shapes: readonly Shape[], dtype: DType, count: number): Tensor[][] | undefined {
+    if (count === 0) return undefined;
+    const arrays = residentOptimizerState(shapes.map((s) => sizeOf(s)), dtype === 'float64', count);
+    return arrays?.map((list, i) => list.map((a) => this.make([...shapes[i]!], dtype, a)));
   }
 }
 

@@ -12,8 +12,9 @@
  */
 import type { OptimizerUpdate } from '../../backend.js';
 import { FAST_BINARY_OPS, elementwiseBytes, type BinaryForm, type ElementwiseExports, type FastActivation, type FastBinaryOp, type FastUnaryOp } from './elementwise.js';
+import { MAX_PAGES } from './kernels.js';
 import { optimizerBytes, type OptimizerExports } from './optimizer.js';
-import { WebAssemblyApi } from './wasm-api.js';
+import { WebAssemblyApi, type WasmMemory, type WasmModule } from './wasm-api.js';
 import { kernelShape } from './workspace.js';
 
 /** Elements per chunk. */
@@ -24,14 +25,25 @@ const PAGES = Math.ceil((4 * SLOT) / 65536);
 /** Byte address of stream i. */
 const at = (i: number): number => i * SLOT;
 
-interface Streams {
+/** A memory the optimizer kernels run in, with views over all of it. */
+interface OptimizerHome {
   readonly f32: Float32Array;
   readonly f64: Float64Array;
-  readonly elementwise: ElementwiseExports;
   readonly optimizer: OptimizerExports;
 }
 
+interface Streams extends OptimizerHome {
+  readonly elementwise: ElementwiseExports;
+}
+
 let streams: Streams | undefined;
+let optimizerModule: WasmModule | undefined;
+
+/** The optimizer kernels on `memory` (the module takes a memory of any size). */
+function optimizerOn(memory: WasmMemory): OptimizerExports {
+  optimizerModule ??= new WebAssemblyApi.Module(optimizerBytes(MAX_PAGES));
+  return new WebAssemblyApi.Instance(optimizerModule, { env: { memory } }).exports as unknown as OptimizerExports;
+}
 
 function instance(): Streams {
   if (streams) return streams;
@@ -39,16 +51,59 @@ function instance(): Streams {
   // compiled (workspace.ts); settle it here in case these modules come first.
   kernelShape(4);
   const memory = new WebAssemblyApi.Memory({ initial: PAGES, maximum: PAGES });
-  const make = <T>(bytes: Uint8Array): T =>
-    new WebAssemblyApi.Instance(new WebAssemblyApi.Module(bytes), { env: { memory } }).exports as unknown as T;
   const buffer = memory.buffer as ArrayBuffer;
   streams = {
     f32: new Float32Array(buffer),
     f64: new Float64Array(buffer),
-    elementwise: make<ElementwiseExports>(elementwiseBytes(PAGES)),
-    optimizer: make<OptimizerExports>(optimizerBytes(PAGES)),
+    elementwise: new WebAssemblyApi.Instance(new WebAssemblyApi.Module(elementwiseBytes(PAGES)), { env: { memory } }).exports as unknown as ElementwiseExports,
+    optimizer: optimizerOn(memory),
   };
   return streams;
+}
+
+/** The memories that hold optimizer state, by their buffer (see residentOptimizerState). */
+const homes = new WeakMap<ArrayBufferLike, OptimizerHome>();
+
+/**
+ * Zeroed optimizer state for parameters of these lengths, `count` arrays each, in a
+ * WebAssembly memory of its own that never grows (so the views stay valid), after two
+ * chunk-sized slots for a parameter and its gradient. An update on this state copies only the
+ * parameter and the gradient in and the parameter out (three copies of an element where Adam's
+ * state in JavaScript arrays takes seven), and the kernel reads and writes the state in place.
+ * Each array starts on 16 bytes and is padded to a whole vector, which the kernel's last
+ * vector may write. undefined where the memory cannot be had.
+ */
+export function residentOptimizerState(lengths: readonly number[], f64: boolean, count: number): Floats[][] | undefined {
+  const elt = f64 ? 8 : 4;
+  const padded = (n: number): number => Math.ceil((n * elt) / 16) * 16;
+  let bytes = 2 * SLOT;
+  const offsets = lengths.map((n) => {
+    const start = bytes;
+    bytes += count * padded(n);
+    return start;
+  });
+  const pages = Math.max(1, Math.ceil(bytes / 65536));
+  if (pages > MAX_PAGES) return undefined;
+  let memory: WasmMemory;
+  try {
+    memory = new WebAssemblyApi.Memory({ initial: pages, maximum: pages });
+  } catch {
+    return undefined;
+  }
+  const buffer = memory.buffer as ArrayBuffer;
+  homes.set(buffer, { f32: new Float32Array(buffer), f64: new Float64Array(buffer), optimizer: optimizerOn(memory) });
+  return lengths.map((n, i) => Array.from({ length: count }, (_, k) => {
+    const start = offsets[i]! + k * padded(n);
+    return f64 ? new Float64Array(buffer, start, n) : new Float32Array(buffer, start, n);
+  }));
+}
+
+/** The memory all of `state` lives in, if it is one of residentOptimizerState's. */
+function homeOf(state: readonly Floats[]): OptimizerHome | undefined {
+  if (state.length === 0) return undefined;
+  const buffer = state[0]!.buffer;
+  for (let j = 1; j < state.length; j++) if (state[j]!.buffer !== buffer) return undefined;
+  return homes.get(buffer);
 }
 
 const vectors = (n: number, lanes: number): number => Math.ceil(n / lanes);
@@ -162,39 +217,43 @@ type Floats = Float32Array | Float64Array;
  * momentum buffer, or Adam's two moments), all of one element type.
  */
 export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state: readonly Floats[]): void {
-  const s = instance();
+  const home = homeOf(state);
+  const s = home ?? instance();
   const f64 = p instanceof Float64Array;
   const view: Floats = f64 ? s.f64 : s.f32;
   const elt = f64 ? 8 : 4, lanes = 16 / elt;
   const k = s.optimizer;
   const n = p.length;
-  const streams: Floats[] = [p, g, ...state];
+  // Copied into the slots: the parameter, the gradient, and the state unless it lives there.
+  const copied: Floats[] = home ? [p, g] : [p, g, ...state];
+  const address = [at(0), at(1), at(2), at(3)];
   const c1 = 1 / (1 - Math.pow(u.beta1, u.step)), c2 = 1 / (1 - Math.pow(u.beta2, u.step));
   const l2 = u.type === 'adam' ? u.weightDecay : 0, decoupled = u.type === 'adamw' ? u.lr * u.weightDecay : 0;
   for (let i = 0; i < n; i += CHUNK) {
     const len = Math.min(CHUNK, n - i), whole = len === n;
-    for (let j = 0; j < streams.length; j++) {
-      const x = streams[j]!;
+    for (let j = 0; j < copied.length; j++) {
+      const x = copied[j]!;
       view.set(whole ? x : x.subarray(i, i + len), at(j) / elt);
     }
+    if (home) for (let j = 0; j < state.length; j++) address[2 + j] = state[j]!.byteOffset + i * elt;
     const v = vectors(len, lanes);
     switch (u.type) {
       case 'sgd':
-        (f64 ? k.sgd_f64 : k.sgd_f32)(at(0), at(1), v, u.lr, u.weightDecay);
+        (f64 ? k.sgd_f64 : k.sgd_f32)(address[0]!, address[1]!, v, u.lr, u.weightDecay);
         break;
       case 'momentum':
         (u.nesterov ? (f64 ? k.nesterov_f64 : k.nesterov_f32) : (f64 ? k.momentum_f64 : k.momentum_f32))(
-          at(0), at(1), at(2), v, u.lr, u.weightDecay, u.momentum);
+          address[0]!, address[1]!, address[2]!, v, u.lr, u.weightDecay, u.momentum);
         break;
       case 'adam':
       case 'adamw':
-        (f64 ? k.adam_f64 : k.adam_f32)(at(0), at(1), at(2), at(3), v, u.lr, l2,
+        (f64 ? k.adam_f64 : k.adam_f32)(address[0]!, address[1]!, address[2]!, address[3]!, v, u.lr, l2,
           u.beta1, 1 - u.beta1, u.beta2, 1 - u.beta2, c1, c2, u.eps, decoupled);
         break;
     }
-    // Everything but the gradient (stream 1) was updated.
-    for (let j = 0; j < streams.length; j++) {
-      if (j !== 1) streams[j]!.set(view.subarray(at(j) / elt, at(j) / elt + len), i);
+    // Everything copied in but the gradient (stream 1) was updated.
+    for (let j = 0; j < copied.length; j++) {
+      if (j !== 1) copied[j]!.set(view.subarray(at(j) / elt, at(j) / elt + len), i);
     }
   }
 }
