@@ -83,14 +83,16 @@ test('losses: values by hand, stable at extreme logits', () => {
 });
 
 test('an optimizer on the fast backend keeps its state where the fused update works in place; restored state works too', () => {
-  const run = (restore: boolean) => {
+  const run = (restore: 'no' | 'arrays' | 'loadState') => {
     const ctx = newContext('float32');
     const W = ctx.variable(Array.from({ length: 600 }, (_, i) => Math.sin(i)), { shape: [30, 20], name: 'W' });
     const b = ctx.variable(Array.from({ length: 20 }, (_, i) => Math.cos(i)), { name: 'b' });
     const x = ctx.constant(Array.from({ length: 90 }, (_, i) => Math.sin(3 * i)), [3, 30]);
     const opt = new Optimizer({ type: 'adam', lr: 0.01 }, [W, b]);
-    // As a resumed run does: state that came from a checkpoint, in ordinary arrays.
-    if (restore) for (const p of [W, b]) opt.state.set(p.name!, [0, 1].map(() => ctx.constant(ctx.backend.full(p.shape, 0, 'float32'))));
+    // State that came from a checkpoint, in ordinary arrays: taken as it is, or copied in by loadState.
+    const saved = new Map([W, b].map((p) => [p.name!, [0, 1].map(() => ctx.constant(ctx.backend.full(p.shape, 0, 'float32')))]));
+    if (restore === 'arrays') for (const [name, list] of saved) opt.state.set(name, list);
+    if (restore === 'loadState') opt.loadState(saved);
     for (let t = 0; t < 4; t++) {
       const loss = x.linear(W, b).tanh().square().mean();
       const g = loss.grad();
@@ -98,13 +100,15 @@ test('an optimizer on the fast backend keeps its state where the fused update wo
     }
     return { opt, W: [...W.tensor.data()], b: [...b.tensor.data()] };
   };
-  const resident = run(false), restored = run(true);
-  const buffers = new Set([...resident.opt.state.values()].flat().map((v) => v.tensor.data().buffer));
-  assert.is(buffers.size, 1, 'all state in one memory');
-  assert.ok(!(resident.opt.state.get('W')![0]!.tensor.data().buffer instanceof SharedArrayBuffer));
-  assert.ok(restored.opt.state.get('W')![0]!.tensor.data().buffer !== resident.opt.state.get('W')![0]!.tensor.data().buffer);
-  assert.equal(resident.W, restored.W);
-  assert.equal(resident.b, restored.b);
+  const buffers = (r: ReturnType<typeof run>) => new Set([...r.opt.state.values()].flat().map((v) => v.tensor.data().buffer));
+  const resident = run('no'), arrays = run('arrays'), loaded = run('loadState');
+  assert.is(buffers(resident).size, 1, 'all state in one memory');
+  assert.is(buffers(loaded).size, 1, 'loadState copies into one memory');
+  assert.is(buffers(arrays).size, 4, 'state taken as it is stays in its own arrays');
+  for (const r of [arrays, loaded]) {
+    assert.equal(r.W, resident.W);
+    assert.equal(r.b, resident.b);
+  }
 });
 
 test.run();

@@ -77,24 +77,49 @@ export class Optimizer {
   }
 
   /**
-   * The state of parameter i, zero-initialised on first use: on the first step, where the
-   * backend keeps state where its fused update works in place, all parameters' at once.
+   * State saved by a checkpoint, by parameter name: copied into state where the backend keeps it
+   * for its fused update in place (so a resumed run steps as fast as a fresh one), else taken as
+   * it is.
    */
-  private stateOf(p: Variable, i: number): Variable[] {
-    const name = (q: Variable, j: number): string => q.name ?? `#${j}`;
-    const count = this.settings.type === 'sgd' ? 0 : this.settings.type === 'momentum' ? 1 : 2;
-    if (this.state.size === 0 && count > 0) {
-      const backend = p.ctx.backend;
-      const resident = backend.optimizerState?.(this.params.map((q) => q.shape), p.dtype, count);
-      resident?.forEach((tensors, j) => this.state.set(name(this.params[j]!, j), tensors.map((t) => p.ctx.constant(t))));
+  loadState(saved: ReadonlyMap<string, readonly Variable[]>): void {
+    this.state.clear();
+    this.allocateState();
+    for (const [name, list] of saved) {
+      const home = this.state.get(name);
+      const fits = home !== undefined && home.length === list.length && home.every((v, k) => v.size === list[k]!.size);
+      if (fits) home.forEach((v, k) => v.ctx.backend.write(v.tensor, list[k]!.tensor.data()));
+      else this.state.set(name, [...list]);
     }
-    let state = this.state.get(name(p, i));
+  }
+
+  /** Arrays of state per parameter: the momentum buffer, or Adam's two moments. */
+  private get stateCount(): number {
+    return this.settings.type === 'sgd' ? 0 : this.settings.type === 'momentum' ? 1 : 2;
+  }
+
+  /** Every parameter's state at once, where the backend keeps it for its fused update in place. */
+  private allocateState(): void {
+    const first = this.params[0];
+    if (!first || this.stateCount === 0) return;
+    const resident = first.ctx.backend.optimizerState?.(this.params.map((q) => q.shape), first.dtype, this.stateCount);
+    resident?.forEach((tensors, j) => this.state.set(stateName(this.params[j]!, j), tensors.map((t) => first.ctx.constant(t))));
+  }
+
+  /** The state of parameter i, zero-initialised on first use (all of it on the first step, see allocateState). */
+  private stateOf(p: Variable, i: number): Variable[] {
+    if (this.state.size === 0) this.allocateState();
+    let state = this.state.get(stateName(p, i));
     if (!state) {
-      state = Array.from({ length: count }, () => p.ctx.constant(p.ctx.backend.full(p.shape, 0, p.dtype)));
-      this.state.set(name(p, i), state);
+      state = Array.from({ length: this.stateCount }, () => p.ctx.constant(p.ctx.backend.full(p.shape, 0, p.dtype)));
+      this.state.set(stateName(p, i), state);
     }
     return state;
   }
+}
+
+/** The key of parameter i's state: its name, or its place. */
+function stateName(p: Variable, i: number): string {
+  return p.name ?? `#${i}`;
 }
 
 /**

@@ -181,7 +181,7 @@ export class RunFolder {
       list[Number(m[2])] = owner.ctx.constant(t.data, t.shape);
       state.set(m[1]!, list);
     }
-    for (const [name, list] of state) optimizer.state.set(name, list);
+    optimizer.loadState(state);
     optimizer.steps = cp.optimizerSteps;
     return cp;
   }
