@@ -283,6 +283,23 @@ export function output(dtype: DType, n: number): TypedArray {
   return out;
 }
 
+/** The maximum of x[start, start + run), NaN if it holds one, -Infinity if it is empty. */
+export function rowMax(x: ArrayLike<number>, start: number, run: number): number {
+  let m = -Infinity;
+  for (let i = start; i < start + run; i++) {
+    const v = x[i]!;
+    if (v > m || v !== v) m = v;
+  }
+  return m;
+}
+
+/** The float64 sum of x[start, start + run), in order. */
+export function rowSum(x: ArrayLike<number>, start: number, run: number): number {
+  let s = 0;
+  for (let i = start; i < start + run; i++) s += x[i]!;
+  return s;
+}
+
 /**
  * log Σ e^x over x[start, start + run), as the reference computes a row's logsumexp: m + log of
  * the float64 sum of e^(x - m), m the row's maximum (NaN if the row holds one); where m is
@@ -290,15 +307,25 @@ export function output(dtype: DType, n: number): TypedArray {
  */
 function rowLogSumExp(x: TypedArray, start: number, run: number): number {
   const end = start + run;
-  let m = -Infinity;
-  for (let i = start; i < end; i++) {
-    const v = x[i]!;
-    if (v > m || v !== v) m = v;
-  }
+  const m = rowMax(x, start, run);
   const infinite = m === Infinity || m === -Infinity;
   let s = 0;
   for (let i = start; i < end; i++) s += infinite ? (x[i] === m ? 1 : 0) : Math.exp(x[i]! - m);
   return m + Math.log(s);
+}
+
+/**
+ * row[j] += Σ_p a[aAt + p aStride] B[p, j] over the k rows of B from `bo` (n columns), p in
+ * order, skipping zeros of a: the i-p-j order of the reference's products, which streams rows
+ * of B.
+ */
+function addRowProduct(row: Float64Array, a: TypedArray, aAt: number, aStride: number, b: TypedArray, bo: number, k: number, n: number): void {
+  for (let p = 0; p < k; p++) {
+    const ap = a[aAt + p * aStride]!;
+    if (ap === 0) continue;
+    const br = bo + p * n;
+    for (let j = 0; j < n; j++) row[j]! += ap * b[br + j]!;
+  }
 }
 
 export class CpuBackend implements Backend {
@@ -391,10 +418,7 @@ export class CpuBackend implements Backend {
       for (let o = 0; o < outer; o++) {
         const base = o * red * inner;
         if (inner === 1) {
-          let s = isSum ? 0 : -Infinity;
-          if (isSum) for (let r = 0; r < red; r++) s += src[base + r]!;
-          else for (let r = 0; r < red; r++) { const v = src[base + r]!; if (v > s || v !== v) s = v; }
-          out[o] = s;
+          out[o] = isSum ? rowSum(src, base, red) : rowMax(src, base, red);
           continue;
         }
         acc.fill(isSum ? 0 : -Infinity);
@@ -465,10 +489,7 @@ export class CpuBackend implements Backend {
     const rows = dg.length, run = z.shape[z.rank - 1]!;
     const out = output(z.dtype, dz.length);
     for (let r = 0, start = 0; r < rows; r++, start += run) {
-      const lse = rowLogSumExp(dz, start, run);
-      let total = 0;
-      for (let i = start; i < start + run; i++) total += dt[i]!;
-      const gr = dg[r]!;
+      const lse = rowLogSumExp(dz, start, run), total = rowSum(dt, start, run), gr = dg[r]!;
       for (let i = start; i < start + run; i++) out[i] = gr * (Math.exp(dz[i]! - lse) * total - dt[i]!);
     }
     return this.make(z.shape, z.dtype, out);
@@ -512,14 +533,9 @@ export class CpuBackend implements Backend {
           }
           continue;
         }
-        // C[i,:] = sum_p A[i,p] B[p,:]: the i-p-j order streams rows of B.
+        // C[i,:] = sum_p A[i,p] B[p,:]
         row.fill(0);
-        for (let p = 0; p < k; p++) {
-          const aip = transposeA ? da[ao + p * m + i]! : da[ao + i * k + p]!;
-          if (aip === 0) continue;
-          const br = bo + p * n;
-          for (let j = 0; j < n; j++) row[j]! += aip * db[br + j]!;
-        }
+        addRowProduct(row, da, transposeA ? ao + i : ao + i * k, transposeA ? m : 1, db, bo, k, n);
         out.set(row, co + i * n);
       }
     }
@@ -534,12 +550,7 @@ export class CpuBackend implements Backend {
     const row = new Float64Array(n);
     for (let i = 0; i < m; i++) {
       row.set(db);
-      for (let p = 0; p < k; p++) {
-        const xip = dx[i * k + p]!;
-        if (xip === 0) continue;
-        const wr = p * n;
-        for (let j = 0; j < n; j++) row[j]! += xip * dw[wr + j]!;
-      }
+      addRowProduct(row, dx, i * k, 1, dw, 0, k, n);
       out.set(row, i * n);
     }
     return this.make([m, n], x.dtype, out);

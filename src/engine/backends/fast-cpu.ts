@@ -15,7 +15,7 @@
  */
 import type { Activation, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
 import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type DType, type Shape, type TypedArray } from '../tensor.js';
-import { CpuBackend, isLeading, isTrailing, matmulDims, output } from './cpu.js';
+import { CpuBackend, isLeading, isTrailing, matmulDims, output, rowMax, rowSum } from './cpu.js';
 import { addMatmulF32, addMatmulF64, matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
 import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
 import { CHUNK, activationGradF32, binaryF32, optimizerUpdate, residentOptimizerState, sumRowsF32, unaryF32 } from './wasm/streaming.js';
@@ -65,24 +65,13 @@ function binaryForm(op: BinaryOp, a: Tensor, b: Tensor): { form: BinaryForm; sha
 function rowExps(x: Float32Array, rows: number, run: number): { e: Float32Array; max: Float32Array } | undefined {
   const max = output32(rows), e = output32(x.length);
   for (let r = 0, start = 0; r < rows; r++, start += run) {
-    let m = -Infinity;
-    for (let i = start; i < start + run; i++) {
-      const v = x[i]!;
-      if (v > m || v !== v) m = v;
-    }
+    const m = rowMax(x, start, run);
     if (!Number.isFinite(m)) return undefined;
     for (let i = start; i < start + run; i++) e[i] = x[i]! - m;
     max[r] = m;
   }
   unaryF32('exp', e, e);
   return { e, max };
-}
-
-/** The float64 sum of x[start, start + run). */
-function rowSum(x: Float32Array, start: number, run: number): number {
-  let s = 0;
-  for (let i = start; i < start + run; i++) s += x[i]!;
-  return s;
 }
 
 export class FastCpuBackend extends CpuBackend {
