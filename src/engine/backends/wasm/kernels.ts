@@ -43,6 +43,8 @@ export interface KernelExports {
   macro(aPack: number, bPack: number, c: number, ldc: number, kc: number, mTiles: number, nTiles: number, accumulate: number): void;
   /** Moves `rows` rows of `width` bytes, `ld` bytes apart at `c`, next to each other at `c`. */
   compact(c: number, ld: number, width: number, rows: number): void;
+  /** compact's inverse: `rows` rows of `width` bytes next to each other at `c` move `ld` bytes apart. */
+  spread(c: number, ld: number, width: number, rows: number): void;
 }
 
 /**
@@ -333,6 +335,25 @@ function compact(): Code {
   return c;
 }
 
+function spread(): Code {
+  const c = new Code([I32, I32, I32, I32]);
+  const [base, ld, width, rows] = [0, 1, 2, 3];
+  const dst = c.local(I32), src = c.local(I32);
+  // Rows move up: from the last, so a row is moved before the one below overwrites it.
+  c.get(rows).i32(1).i32GeU().if();
+  c.get(rows).i32(1).i32Sub().set(rows);
+  c.get(base).get(rows).get(ld).i32Mul().i32Add().set(dst);
+  c.get(base).get(rows).get(width).i32Mul().i32Add().set(src);
+  c.get(rows).if().loop();
+  c.get(dst).get(src).get(width).memoryCopy();
+  c.get(dst).get(ld).i32Sub().set(dst);
+  c.get(src).get(width).i32Sub().set(src);
+  countDown(c, rows);
+  c.end().end();
+  c.end();
+  return c;
+}
+
 /** The bytes of a kernel module for `shape`, importing a memory that is shared or not. */
 export function kernelBytes(shape: KernelShape, shared: boolean): Uint8Array {
   const functions: FunctionDef[] = [
@@ -342,6 +363,7 @@ export function kernelBytes(shape: KernelShape, shared: boolean): Uint8Array {
     { name: 'packColsB', code: packCols(shape.elt, shape.nr) },
     { name: 'macro', code: macroKernel(shape) },
     { name: 'compact', code: compact() },
+    { name: 'spread', code: spread() },
   ];
   return encodeModule(functions, { shared, minPages: 1, maxPages: MAX_PAGES });
 }

@@ -92,9 +92,8 @@ function product<T extends Floats>(
   view.set(a, g.a / elt);
   view.set(b, g.b / elt);
   if (accumulate) {
-    const c = g.c / elt;
-    if (g.ldc === n) view.set(out, c);
-    else for (let r = 0; r < m; r++) view.set(out.subarray(r * n, (r + 1) * n), c + r * g.ldc);
+    view.set(out, g.c / elt);
+    if (g.ldc !== n) kernel.exports.spread(g.c, g.ldc * elt, n * elt, m);
   }
 
   if (threaded) {
