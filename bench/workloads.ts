@@ -62,8 +62,8 @@ export function w5Step(ctx: Context): () => number {
   const opt = new Optimizer({ type: 'sgd', lr: c.lr }, all);
   return () => {
     let h: Variable = ctx.constant(new Float32Array(c.batch * c.hidden), [c.batch, c.hidden]);
-    for (let t = 0; t < c.T; t++) h = Xs[t]!.matmul(Wxh).add(h.matmul(Whh)).add(bh).tanh();
-    const loss = softmaxCrossEntropy(h.matmul(Why).add(by), Y);
+    for (let t = 0; t < c.T; t++) h = Xs[t]!.linear(Wxh, bh).add(h.matmul(Whh)).tanh();
+    const loss = softmaxCrossEntropy(h.linear(Why, by), Y);
     const g = loss.grad();
     opt.step(all.map((p) => g.variable(p)));
     return loss.item();
