@@ -269,6 +269,8 @@ test('float32 logsumexp over trailing axes: within 2 ulps + 2^-21 of the referen
   const cases: [number[], number[]][] = [
     [[32, 10], [1]], [[64, 10], [1]], [[4, 16], [1]], [[3, 5, 7], [1, 2]], [[2, 3, 1000], [2]], [[1, 17], [1]],
     [[16, 1], [1]], [[5, 3, 4], [0, 1, 2]],
+    // rows over several chunks of the kernels' memory, and rows longer than one (the reference's)
+    [[4100, 10], [1]], [[2, 16390], [1]],
   ];
   for (const [shape, axes] of cases) {
     for (const [keepdims, special] of [[false, false], [true, false], [false, true]]) {
@@ -282,7 +284,7 @@ test('float32 logsumexp over trailing axes: within 2 ulps + 2^-21 of the referen
 
 test('float32 softmax cross entropy and its gradient: within 2 ulps or 2^-21 per unit of target and gradient', () => {
   const rng = new Rng(19);
-  for (const shape of [[32, 10], [64, 10], [4, 16], [3, 5, 7], [2, 1000], [1, 17], [16, 1]]) {
+  for (const shape of [[32, 10], [64, 10], [4, 16], [3, 5, 7], [2, 1000], [1, 17], [16, 1], [4100, 10], [2, 16390]]) {
     for (const [targets, special] of [['one-hot', false], ['soft', false], ['one-hot', true]] as const) {
       const run = shape[shape.length - 1]!, n = shape.reduce((p, q) => p * q, 1), rows = n / run;
       const z = softmaxRows(shape, 1, special, rng);

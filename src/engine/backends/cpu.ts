@@ -284,7 +284,7 @@ export function output(dtype: DType, n: number): TypedArray {
 }
 
 /** The maximum of x[start, start + run), NaN if it holds one, -Infinity if it is empty. */
-export function rowMax(x: ArrayLike<number>, start: number, run: number): number {
+function rowMax(x: ArrayLike<number>, start: number, run: number): number {
   let m = -Infinity;
   for (let i = start; i < start + run; i++) {
     const v = x[i]!;
@@ -294,7 +294,7 @@ export function rowMax(x: ArrayLike<number>, start: number, run: number): number
 }
 
 /** The float64 sum of x[start, start + run), in order. */
-export function rowSum(x: ArrayLike<number>, start: number, run: number): number {
+function rowSum(x: ArrayLike<number>, start: number, run: number): number {
   let s = 0;
   for (let i = start; i < start + run; i++) s += x[i]!;
   return s;

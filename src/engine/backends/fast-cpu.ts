@@ -3,22 +3,25 @@
  * where they measure faster: the matrix product (on worker threads for large ones, and added
  * into a gradient's sum inside the kernel), the fused optimizer update, and for float32 exp,
  * log, tanh, sigmoid, relu, the arithmetic ops and the comparisons in their common forms, the
- * gradients of tanh, sigmoid and relu, sums over leading axes, and the exponentials of a
- * logsumexp over trailing axes (softmax's rows). float64 elementwise ops stay on the
+ * gradients of tanh, sigmoid and relu, sums over leading axes, and softmax's rows (logsumexp
+ * over trailing axes, softmax cross entropy and its gradient). float64 elementwise ops stay on the
  * reference's exact Math.* loops; float64 optimizer updates and float32 relu, arithmetic,
  * comparisons, activation gradients and sums give the reference's results bit for bit (NaN
  * for NaN); the float32 transcendentals are within 1 or 2 ulps (wasm/elementwise.ts), float32
- * logsumexp within 2 ulps or 2^-21, float32 optimizer updates are computed in float32
+ * softmax rows within 2 ulps or 2^-21, float32 optimizer updates are computed in float32
  * (wasm/optimizer.ts), and products added in place round each product's terms into the sum.
  * Everything it overrides is tested against the reference (test/fast-cpu.test.ts,
  * test/fast-cpu-elementwise.test.ts).
  */
 import type { Activation, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
 import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type DType, type Shape, type TypedArray } from '../tensor.js';
-import { CpuBackend, isLeading, isTrailing, matmulDims, output, rowMax, rowSum } from './cpu.js';
+import { CpuBackend, isLeading, isTrailing, matmulDims, output } from './cpu.js';
 import { addMatmulF32, addMatmulF64, matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
 import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
-import { CHUNK, activationGradF32, binaryF32, optimizerUpdate, residentOptimizerState, sumRowsF32, unaryF32 } from './wasm/streaming.js';
+import {
+  CHUNK, activationGradF32, binaryF32, logSumExpRowsF32, optimizerUpdate, residentOptimizerState, softmaxCrossEntropyF32,
+  softmaxCrossEntropyGradF32, sumRowsF32, unaryF32,
+} from './wasm/streaming.js';
 
 /**
  * Fewest elements for which a kernel goes to WebAssembly: below, the fixed cost of a call
@@ -52,26 +55,6 @@ function binaryForm(op: BinaryOp, a: Tensor, b: Tensor): { form: BinaryForm; sha
   if (n === a.size && b.size >= 8 && b.size <= CHUNK && isTrailing(b.shape, shape)) return { form: 'trailingB', shape };
   if (n === b.size && a.size >= 8 && a.size <= CHUNK && isTrailing(a.shape, shape)) return { form: 'trailingA', shape };
   return undefined;
-}
-
-/**
- * The exponentials of float32 rows for a softmax or logsumexp: e = e^(x - m) per row of `run`
- * elements, m the row's maximum, with x - m rounded to float32 and the exponential from the
- * WebAssembly kernel (Math.exp costs about 20 ns an element here), so each term is within
- * |x - m| 2^-24 + 1 ulp of the reference's and what is computed from them within 2 ulps, or
- * 2^-21 where a maximum and a log cancel (test/fast-cpu-elementwise.test.ts). undefined when
- * a row's maximum is not finite: the reference handles those rows.
- */
-function rowExps(x: Float32Array, rows: number, run: number): { e: Float32Array; max: Float32Array } | undefined {
-  const max = output32(rows), e = output32(x.length);
-  for (let r = 0, start = 0; r < rows; r++, start += run) {
-    const m = rowMax(x, start, run);
-    if (!Number.isFinite(m)) return undefined;
-    for (let i = start; i < start + run; i++) e[i] = x[i]! - m;
-    max[r] = m;
-  }
-  unaryF32('exp', e, e);
-  return { e, max };
 }
 
 export class FastCpuBackend extends CpuBackend {
@@ -158,49 +141,37 @@ export class FastCpuBackend extends CpuBackend {
   }
 
   /**
-   * float32 logsumexp over trailing axes (softmax's rows): the reference's formula with the
-   * exponentials from the WebAssembly kernel (see rowExps).
+   * float32 softmax rows (logsumexp over trailing axes, softmax cross entropy and its gradient)
+   * run in WebAssembly from the first call (wasm/streaming.ts): the reference's formulas, with
+   * x - m rounded to float32 (m the row's maximum) and its exponential from the `exp` kernel
+   * (Math.exp costs about 20 ns an element here), so each term is within |x - m| 2^-24 + 1 ulp of
+   * the reference's and what is computed from them within 2 ulps, or 2^-21 where a maximum and a
+   * log cancel (test/fast-cpu-elementwise.test.ts). Rows whose maximum is not finite, and rows
+   * longer than a chunk, go to the reference.
    */
   private rowLogSumExp(x: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
     const shape = reducedShape(x.shape, axes, keepdims);
     const src = this.read(x) as Float32Array;
-    const rows = sizeOf(shape), run = src.length / rows;
-    const ex = rowExps(src, rows, run);
-    if (!ex) return super.reduce('logsumexp', x, axes, keepdims);
-    const out = output32(rows);
-    for (let r = 0, start = 0; r < rows; r++, start += run) out[r] = ex.max[r]! + Math.log(rowSum(ex.e, start, run));
+    const out = output32(sizeOf(shape));
+    if (!logSumExpRowsF32(src, src.length / out.length, out)) return super.reduce('logsumexp', x, axes, keepdims);
     return this.make(shape, 'float32', out);
   }
 
-  /** float32 softmax cross entropy: the reference's formula with rowExps' exponentials. */
+  /** float32 softmax cross entropy per row (see above). */
   override softmaxCrossEntropy(z: Tensor, t: Tensor): Tensor {
     if (z.dtype !== 'float32' || t.dtype !== 'float32' || z.size < MIN_UNARY) return super.softmaxCrossEntropy(z, t);
-    const dz = this.read(z) as Float32Array, dt = this.read(t) as Float32Array;
-    const rows = sizeOf(z.shape, 0, z.rank - 1), run = z.shape[z.rank - 1]!;
-    const ex = rowExps(dz, rows, run);
-    if (!ex) return super.softmaxCrossEntropy(z, t);
-    const out = output32(rows);
-    for (let r = 0, start = 0; r < rows; r++, start += run) {
-      const lse = ex.max[r]! + Math.log(rowSum(ex.e, start, run));
-      let s = 0;
-      for (let i = start; i < start + run; i++) s += dt[i]! * (dz[i]! - lse);
-      out[r] = -s;
-    }
+    const out = output32(sizeOf(z.shape, 0, z.rank - 1));
+    const ok = softmaxCrossEntropyF32(this.read(z) as Float32Array, this.read(t) as Float32Array, z.shape[z.rank - 1]!, out);
+    if (!ok) return super.softmaxCrossEntropy(z, t);
     return this.make(z.shape.slice(0, -1), 'float32', out);
   }
 
-  /** Its gradient, softmax as e / Σe from rowExps' exponentials. */
+  /** Its gradient w.r.t. the logits. */
   override softmaxCrossEntropyGrad(z: Tensor, t: Tensor, g: Tensor): Tensor {
     if (z.dtype !== 'float32' || t.dtype !== 'float32' || g.dtype !== 'float32' || z.size < MIN_UNARY) return super.softmaxCrossEntropyGrad(z, t, g);
-    const dz = this.read(z) as Float32Array, dt = this.read(t) as Float32Array, dg = this.read(g) as Float32Array;
-    const rows = dg.length, run = z.shape[z.rank - 1]!;
-    const ex = rowExps(dz, rows, run);
-    if (!ex) return super.softmaxCrossEntropyGrad(z, t, g);
-    const out = ex.e;
-    for (let r = 0, start = 0; r < rows; r++, start += run) {
-      const total = rowSum(dt, start, run), scale = total / rowSum(out, start, run), gr = dg[r]!;
-      for (let i = start; i < start + run; i++) out[i] = gr * (out[i]! * scale - dt[i]!);
-    }
+    const out = output32(z.size);
+    const ok = softmaxCrossEntropyGradF32(this.read(z) as Float32Array, this.read(t) as Float32Array, this.read(g) as Float32Array, z.shape[z.rank - 1]!, out);
+    if (!ok) return super.softmaxCrossEntropyGrad(z, t, g);
     return this.make(z.shape, 'float32', out);
   }
 

@@ -1,9 +1,10 @@
 /**
  * float32 elementwise kernels in WebAssembly SIMD (4 lanes), assembled at load time like the
- * matrix-product kernels (encoder.ts), and the column sums of a reduction. V8 runs Math.tanh
- * at 10 to 15 ns an element and Math.exp at 7 to 10; these kernels run exp, log, tanh and
- * sigmoid in 1.2 to 2 ns and the four arithmetic ops in 0.12, plus 0.1 to 0.3 ns of copies
- * (streaming.ts; bench/kernels.ts measures them through the backend).
+ * matrix-product kernels (encoder.ts), the column sums of a reduction, and the row steps of a
+ * softmax (scalar code, see rowShift). V8 runs Math.tanh at 10 to 15 ns an element and
+ * Math.exp at 7 to 10; these kernels run exp, log, tanh and sigmoid in 1.2 to 2 ns and the
+ * four arithmetic ops in 0.12, plus 0.1 to 0.3 ns of copies (streaming.ts; bench/kernels.ts
+ * measures them through the backend).
  *
  * The arithmetic ops are IEEE float32 operations, so they give exactly what the reference's
  * loops give: a float64 sum, difference, product or quotient of two float32 values rounded to
@@ -29,7 +30,7 @@
  * Every kernel works on whole vectors: callers round lengths up to 4 lanes and leave 16
  * bytes of slack after each array, whose lanes are computed and thrown away.
  */
-import { Code, encodeModule, F32, I32, V128, type FunctionDef, type SimdOp } from './encoder.js';
+import { Code, encodeModule, F32, F64, I32, V128, type FunctionDef, type SimdOp } from './encoder.js';
 
 export type FastUnaryOp = 'exp' | 'log' | 'tanh' | 'sigmoid' | 'relu';
 /** Activations whose gradient has a kernel: `${name}_grad(v, g, dst, vectors)` (Backend.activationGrad). */
@@ -57,6 +58,13 @@ export type ElementwiseExports =
      * 8 * groups columns; acc holds float64.
      */
     columnSums: (x: number, acc: number, rows: number, rowBytes: number, groups: number, init: number) => void;
+  }
+  & {
+    /** See rowShift and the other row kernels below: addresses in bytes, counts in rows and elements. */
+    rowShift: (x: number, e: number, max: number, rows: number, run: number) => number;
+    rowSums: (x: number, sums: number, rows: number, run: number) => void;
+    rowNll: (z: number, t: number, lse: number, dst: number, rows: number, run: number) => void;
+    rowSoftmaxGrad: (e: number, t: number, scale: number, g: number, dst: number, rows: number, run: number) => void;
   }
   & {
     /** `rows` rows `rowBytes` apart, each of `rowVectors` vectors; the small operand repeats per row. */
@@ -351,11 +359,124 @@ function columnSums(): Code {
   return c;
 }
 
+/**
+ * The element-by-element steps of a softmax over float32 rows of `run` elements (run >= 1), the
+ * exponentials between them being the `exp` kernel's:
+ *   rowShift        m = the row's maximum, stored at `max`, and e = x - m rounded to float32;
+ *                   returns 0 at the first row whose maximum is not finite (NaN, or all
+ *                   infinite), 1 when every row was shifted
+ *   rowSums         each row's sum, in order, in float64
+ *   rowNll          -Σ t (z - lse) per row in float64, lse the row's float64 value, rounded
+ *   rowSoftmaxGrad  g (e s - t) per element in float64, s and g the row's, rounded (dst may be e)
+ * Written as scalar code: rows of a few classes leave most lanes of a vector idle. The float64
+ * operations and their order are those of the reference's loops, so the bits are the same;
+ * f32.max gives NaN for a row with NaN, as the reference's maximum does.
+ */
+/** Emits `perRow` once for each of `rows` rows, handing it a free i32 local for its element loops. */
+function rowLoops(c: Code, rows: number, perRow: (i: number) => void): void {
+  const i = c.local(I32);
+  c.get(rows).if().loop();
+  perRow(i);
+  countDown(c, rows);
+  c.end().end();
+}
+
+function rowShift(): Code {
+  const c = new Code([I32, I32, I32, I32, I32], [I32]);
+  const [x, e, max, rows, run] = [0, 1, 2, 3, 4];
+  const p = c.local(I32), m = c.local(F32);
+  rowLoops(c, rows, (i) => {
+    c.fconst(4, -Infinity).set(m);
+    c.get(x).set(p).get(run).set(i);
+    c.loop();
+    c.get(m).get(p).fload(4).f('f32.max').set(m);
+    bump(c, p, 4);
+    countDown(c, i);
+    c.end();
+    // m - m is 0 for a finite m and NaN for NaN or an infinity.
+    c.get(m).get(m).f('f32.sub').fconst(4, 0).f('f32.eq').if().else().i32(0).return().end();
+    c.get(max).get(m).fstore(4);
+    bump(c, max, 4);
+    c.get(run).set(i);
+    c.loop();
+    c.get(e).get(x).fload(4).get(m).f('f32.sub').fstore(4);
+    bump(c, x, 4);
+    bump(c, e, 4);
+    countDown(c, i);
+    c.end();
+  });
+  c.i32(1);
+  return c;
+}
+
+function rowSums(): Code {
+  const c = new Code([I32, I32, I32, I32]);
+  const [x, sums, rows, run] = [0, 1, 2, 3];
+  const s = c.local(F64);
+  rowLoops(c, rows, (i) => {
+    c.fconst(8, 0).set(s);
+    c.get(run).set(i);
+    c.loop();
+    c.get(s).get(x).fload(4).f('f64.promote_f32').f('f64.add').set(s);
+    bump(c, x, 4);
+    countDown(c, i);
+    c.end();
+    c.get(sums).get(s).fstore(8);
+    bump(c, sums, 8);
+  });
+  return c;
+}
+
+function rowNll(): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32]);
+  const [z, t, lse, dst, rows, run] = [0, 1, 2, 3, 4, 5];
+  const l = c.local(F64), s = c.local(F64);
+  rowLoops(c, rows, (i) => {
+    c.get(lse).fload(8).set(l);
+    c.fconst(8, 0).set(s);
+    c.get(run).set(i);
+    c.loop();
+    c.get(s).get(t).fload(4).f('f64.promote_f32').get(z).fload(4).f('f64.promote_f32').get(l).f('f64.sub').f('f64.mul').f('f64.add').set(s);
+    bump(c, z, 4);
+    bump(c, t, 4);
+    countDown(c, i);
+    c.end();
+    c.get(dst).get(s).f('f64.neg').f('f32.demote_f64').fstore(4);
+    bump(c, lse, 8);
+    bump(c, dst, 4);
+  });
+  return c;
+}
+
+function rowSoftmaxGrad(): Code {
+  const c = new Code([I32, I32, I32, I32, I32, I32, I32]);
+  const [e, t, scale, g, dst, rows, run] = [0, 1, 2, 3, 4, 5, 6];
+  const sc = c.local(F64), gr = c.local(F64);
+  rowLoops(c, rows, (i) => {
+    c.get(scale).fload(8).set(sc);
+    c.get(g).fload(4).f('f64.promote_f32').set(gr);
+    c.get(run).set(i);
+    c.loop();
+    c.get(dst).get(gr).get(e).fload(4).f('f64.promote_f32').get(sc).f('f64.mul').get(t).fload(4).f('f64.promote_f32').f('f64.sub').f('f64.mul');
+    c.f('f32.demote_f64').fstore(4);
+    bump(c, e, 4);
+    bump(c, t, 4);
+    bump(c, dst, 4);
+    countDown(c, i);
+    c.end();
+    bump(c, scale, 8);
+    bump(c, g, 4);
+  });
+  return c;
+}
+
 /** The bytes of the elementwise module, importing a non-shared memory. */
 export function elementwiseBytes(maxPages: number): Uint8Array {
   const functions: FunctionDef[] = FAST_UNARY_OPS.map((name) => ({ name, code: unaryKernel(name) }));
   for (const name of FAST_BINARY_OPS) for (const form of FORMS) functions.push({ name: `${name}_${form}`, code: binaryKernel(name, form) });
   for (const name of FAST_ACTIVATIONS) functions.push({ name: `${name}_grad`, code: activationGradKernel(name) });
   functions.push({ name: 'columnSums', code: columnSums() });
+  functions.push({ name: 'rowShift', code: rowShift() }, { name: 'rowSums', code: rowSums() });
+  functions.push({ name: 'rowNll', code: rowNll() }, { name: 'rowSoftmaxGrad', code: rowSoftmaxGrad() });
   return encodeModule(functions, { shared: false, minPages: 1, maxPages });
 }

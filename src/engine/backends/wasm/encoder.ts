@@ -110,10 +110,15 @@ export class Code {
   /** Scalar load/store of a float of `width` bytes (4: f32, 8: f64) at address + offset. */
   fload(width: 4 | 8, offset = 0): this { return this.op(width === 4 ? 0x2a : 0x2b).memarg(width, offset); }
   fstore(width: 4 | 8, offset = 0): this { return this.op(width === 4 ? 0x38 : 0x39).memarg(width, offset); }
-  fzero(width: 4 | 8): this {
-    if (width === 4) return this.op(0x43, 0, 0, 0, 0);
-    return this.op(0x44, 0, 0, 0, 0, 0, 0, 0, 0);
+  /** A float constant of `width` bytes (4: f32, 8: f64). */
+  fconst(width: 4 | 8, value: number): this {
+    const bytes = new Uint8Array(width === 4 ? Float32Array.of(value).buffer : Float64Array.of(value).buffer);
+    return this.op(width === 4 ? 0x43 : 0x44, ...bytes);
   }
+  /** A scalar numeric instruction without immediates, by its text-format name (see NUMERIC_OPS). */
+  f(name: NumericOp): this { return this.op(NUMERIC_OPS[name]); }
+  /** Returns from the function with what is on the stack. */
+  return(): this { return this.op(0x0f); }
 
   /** Bulk memory: pops dst, src, n and copies n bytes (overlap allowed). */
   memoryCopy(): this {
@@ -180,6 +185,18 @@ export const SIMD_OPS = {
   'f32x4.convert_i32x4_s': 0xfa,
 } as const;
 export type SimdOp = keyof typeof SIMD_OPS;
+
+/**
+ * The scalar float instructions the row kernels use, by their text-format names, with their
+ * opcodes. f32.max returns NaN when either operand is NaN and orders -0 below +0.
+ * Spec: https://webassembly.github.io/spec/core/binary/instructions.html#numeric-instructions
+ */
+export const NUMERIC_OPS = {
+  'f32.eq': 0x5b, 'f32.sub': 0x93, 'f32.max': 0x97,
+  'f64.neg': 0x9a, 'f64.add': 0xa0, 'f64.sub': 0xa1, 'f64.mul': 0xa2,
+  'f32.demote_f64': 0xb6, 'f64.promote_f32': 0xbb,
+} as const;
+export type NumericOp = keyof typeof NUMERIC_OPS;
 
 export interface FunctionDef {
   readonly name: string;

@@ -172,7 +172,7 @@ function copyPartialRow(c: Code, elt: 4 | 8, w: number, valid: number, s: number
     c.i32(j).get(valid).i32LtU().if();
     c.get(d).get(s).fload(elt, j * elt).fstore(elt, at + j * elt);
     c.else();
-    c.get(d).fzero(elt).fstore(elt, at + j * elt);
+    c.get(d).fconst(elt, 0).fstore(elt, at + j * elt);
     c.end();
   }
 }
@@ -300,7 +300,7 @@ function packCols(elt: 4 | 8, w: number): Code {
   c.end();
   c.else();
   c.loop();
-  c.get(d).fzero(elt).fstore(elt);
+  c.get(d).fconst(elt, 0).fstore(elt);
   bump(c, d, w * elt);
   countDown(c, p);
   c.end();

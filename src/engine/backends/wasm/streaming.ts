@@ -210,6 +210,87 @@ export function sumRowsF32(x: Float32Array, outer: number, rows: number, inner: 
   }
 }
 
+/**
+ * Rows of `run` float32 elements that fit a chunk, and where their per-row values go in stream
+ * 3: two float64 values, the maximum and a float32 value (CHUNK / 4 rows take 24 bytes each).
+ * No rows where a row is longer than a chunk.
+ */
+function rowChunk(run: number) {
+  const rows = run > CHUNK ? 0 : Math.min(Math.floor(CHUNK / run), CHUNK / 4);
+  const sums = at(3), sums2 = sums + rows * 8, max = sums2 + rows * 8, g = max + rows * 4;
+  return { rows, sums, sums2, max, g };
+}
+
+/**
+ * Copies rows r0 .. r0 + rows of x into stream 0 and leaves e^(x - m) in stream 2 (x - m
+ * rounded to float32, the exponential the `exp` kernel's) and each row's maximum m at `max`.
+ * False where a row's maximum is not finite.
+ */
+function shiftedExps(s: Streams, x: Float32Array, r0: number, rows: number, run: number, max: number): boolean {
+  const len = rows * run;
+  s.f32.set(len === x.length ? x : x.subarray(r0 * run, r0 * run + len), 0);
+  if (!s.elementwise.rowShift(at(0), at(2), max, rows, run)) return false;
+  s.elementwise.exp(at(2), at(2), vectors(len, 4));
+  return true;
+}
+
+/**
+ * The softmax functions of float32 rows of `run` elements (x.length / run rows), with the
+ * reference's formulas in float64 around float32 exponentials (see fast-cpu.ts for how close
+ * that is). Each returns false, having written part of `out` or none, where a row's maximum is
+ * not finite or a row is longer than a chunk: the reference handles those.
+ *
+ * logSumExpRowsF32: out[r] = m + log Σ e^(x - m) over row r.
+ */
+export function logSumExpRowsF32(x: Float32Array, run: number, out: Float32Array): boolean {
+  const s = instance(), c = rowChunk(run), total = x.length / run;
+  if (c.rows === 0) return false;
+  const max = c.max / 4, sums = c.sums / 8;
+  for (let r0 = 0; r0 < total; r0 += c.rows) {
+    const rows = Math.min(c.rows, total - r0);
+    if (!shiftedExps(s, x, r0, rows, run, c.max)) return false;
+    s.elementwise.rowSums(at(2), c.sums, rows, run);
+    for (let r = 0; r < rows; r++) out[r0 + r] = s.f32[max + r]! + Math.log(s.f64[sums + r]!);
+  }
+  return true;
+}
+
+/** out[r] = -Σ t (z - logsumexp(z)) over row r: softmax cross entropy against targets t. */
+export function softmaxCrossEntropyF32(z: Float32Array, t: Float32Array, run: number, out: Float32Array): boolean {
+  const s = instance(), c = rowChunk(run), total = z.length / run;
+  if (c.rows === 0) return false;
+  const max = c.max / 4, lse = c.sums / 8;
+  for (let r0 = 0; r0 < total; r0 += c.rows) {
+    const rows = Math.min(c.rows, total - r0), len = rows * run;
+    if (!shiftedExps(s, z, r0, rows, run, c.max)) return false;
+    s.f32.set(len === t.length ? t : t.subarray(r0 * run, r0 * run + len), at(1) / 4);
+    s.elementwise.rowSums(at(2), c.sums, rows, run);
+    for (let r = 0; r < rows; r++) s.f64[lse + r] = s.f32[max + r]! + Math.log(s.f64[lse + r]!);
+    s.elementwise.rowNll(at(0), at(1), c.sums, at(2), rows, run);
+    out.set(s.f32.subarray(at(2) / 4, at(2) / 4 + rows), r0);
+  }
+  return true;
+}
+
+/** Its gradient w.r.t. z: g (softmax(z) Σt - t) per row, the softmax as e^(z - m) / Σ e^(z - m). */
+export function softmaxCrossEntropyGradF32(z: Float32Array, t: Float32Array, g: Float32Array, run: number, out: Float32Array): boolean {
+  const s = instance(), c = rowChunk(run), total = z.length / run;
+  if (c.rows === 0) return false;
+  const scale = c.sums / 8, sumT = c.sums2 / 8;
+  for (let r0 = 0; r0 < total; r0 += c.rows) {
+    const rows = Math.min(c.rows, total - r0), len = rows * run;
+    if (!shiftedExps(s, z, r0, rows, run, c.max)) return false;
+    s.f32.set(len === t.length ? t : t.subarray(r0 * run, r0 * run + len), at(1) / 4);
+    s.f32.set(rows === g.length ? g : g.subarray(r0, r0 + rows), c.g / 4);
+    s.elementwise.rowSums(at(2), c.sums, rows, run);
+    s.elementwise.rowSums(at(1), c.sums2, rows, run);
+    for (let r = 0; r < rows; r++) s.f64[scale + r] = s.f64[sumT + r]! / s.f64[scale + r]!;
+    s.elementwise.rowSoftmaxGrad(at(2), at(1), c.sums, c.g, at(2), rows, run);
+    out.set(s.f32.subarray(at(2) / 4, at(2) / 4 + len), r0 * run);
+  }
+  return true;
+}
+
 type Floats = Float32Array | Float64Array;
 
 /**
