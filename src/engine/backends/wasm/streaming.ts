@@ -222,13 +222,14 @@ function rowChunk(run: number) {
 }
 
 /**
- * Copies rows r0 .. r0 + rows of x into stream 0 and leaves e^(x - m) in stream 2 (x - m
- * rounded to float32, the exponential the `exp` kernel's) and each row's maximum m at `max`.
- * False where a row's maximum is not finite.
+ * Copies rows r0 .. r0 + rows of x into stream 0 (and of t, if given, into stream 1) and leaves
+ * e^(x - m) in stream 2 (x - m rounded to float32, the exponential the `exp` kernel's) and each
+ * row's maximum m at `max`. False where a row's maximum is not finite.
  */
-function shiftedExps(s: Streams, x: Float32Array, r0: number, rows: number, run: number, max: number): boolean {
-  const len = rows * run;
-  s.f32.set(len === x.length ? x : x.subarray(r0 * run, r0 * run + len), 0);
+function loadRows(s: Streams, x: Float32Array, t: Float32Array | null, r0: number, rows: number, run: number, max: number): boolean {
+  const from = r0 * run, len = rows * run, whole = len === x.length;
+  s.f32.set(whole ? x : x.subarray(from, from + len), 0);
+  if (t) s.f32.set(whole ? t : t.subarray(from, from + len), at(1) / 4);
   if (!s.elementwise.rowShift(at(0), at(2), max, rows, run)) return false;
   s.elementwise.exp(at(2), at(2), vectors(len, 4));
   return true;
@@ -248,7 +249,7 @@ export function logSumExpRowsF32(x: Float32Array, run: number, out: Float32Array
   const max = c.max / 4, sums = c.sums / 8;
   for (let r0 = 0; r0 < total; r0 += c.rows) {
     const rows = Math.min(c.rows, total - r0);
-    if (!shiftedExps(s, x, r0, rows, run, c.max)) return false;
+    if (!loadRows(s, x, null, r0, rows, run, c.max)) return false;
     s.elementwise.rowSums(at(2), c.sums, rows, run);
     for (let r = 0; r < rows; r++) out[r0 + r] = s.f32[max + r]! + Math.log(s.f64[sums + r]!);
   }
@@ -261,9 +262,8 @@ export function softmaxCrossEntropyF32(z: Float32Array, t: Float32Array, run: nu
   if (c.rows === 0) return false;
   const max = c.max / 4, lse = c.sums / 8;
   for (let r0 = 0; r0 < total; r0 += c.rows) {
-    const rows = Math.min(c.rows, total - r0), len = rows * run;
-    if (!shiftedExps(s, z, r0, rows, run, c.max)) return false;
-    s.f32.set(len === t.length ? t : t.subarray(r0 * run, r0 * run + len), at(1) / 4);
+    const rows = Math.min(c.rows, total - r0);
+    if (!loadRows(s, z, t, r0, rows, run, c.max)) return false;
     s.elementwise.rowSums(at(2), c.sums, rows, run);
     for (let r = 0; r < rows; r++) s.f64[lse + r] = s.f32[max + r]! + Math.log(s.f64[lse + r]!);
     s.elementwise.rowNll(at(0), at(1), c.sums, at(2), rows, run);
@@ -278,15 +278,14 @@ export function softmaxCrossEntropyGradF32(z: Float32Array, t: Float32Array, g: 
   if (c.rows === 0) return false;
   const scale = c.sums / 8, sumT = c.sums2 / 8;
   for (let r0 = 0; r0 < total; r0 += c.rows) {
-    const rows = Math.min(c.rows, total - r0), len = rows * run;
-    if (!shiftedExps(s, z, r0, rows, run, c.max)) return false;
-    s.f32.set(len === t.length ? t : t.subarray(r0 * run, r0 * run + len), at(1) / 4);
+    const rows = Math.min(c.rows, total - r0);
+    if (!loadRows(s, z, t, r0, rows, run, c.max)) return false;
     s.f32.set(rows === g.length ? g : g.subarray(r0, r0 + rows), c.g / 4);
     s.elementwise.rowSums(at(2), c.sums, rows, run);
     s.elementwise.rowSums(at(1), c.sums2, rows, run);
     for (let r = 0; r < rows; r++) s.f64[scale + r] = s.f64[sumT + r]! / s.f64[scale + r]!;
     s.elementwise.rowSoftmaxGrad(at(2), at(1), c.sums, c.g, at(2), rows, run);
-    out.set(s.f32.subarray(at(2) / 4, at(2) / 4 + len), r0 * run);
+    out.set(s.f32.subarray(at(2) / 4, at(2) / 4 + rows * run), r0 * run);
   }
   return true;
 }
