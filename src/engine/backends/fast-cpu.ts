@@ -4,8 +4,8 @@
  * into a gradient's sum inside the kernel), the fused optimizer update, and for float32 exp,
  * log, tanh, sigmoid, relu, the arithmetic ops and the comparisons in their common forms, the
  * gradients of tanh, sigmoid and relu, sums over leading axes, and softmax's rows (logsumexp
- * over trailing axes, softmax cross entropy and its gradient). float64 elementwise ops stay on the
- * reference's exact Math.* loops; float64 optimizer updates and float32 relu, arithmetic,
+ * over trailing axes, softmax cross entropy and its gradient). float64 elementwise ops stay on
+ * the reference's exact Math.* loops; float64 optimizer updates and float32 relu, arithmetic,
  * comparisons, activation gradients and sums give the reference's results bit for bit (NaN
  * for NaN); the float32 transcendentals are within 1 or 2 ulps (wasm/elementwise.ts), float32
  * softmax rows within 2 ulps or 2^-21, float32 optimizer updates are computed in float32

@@ -359,19 +359,6 @@ function columnSums(): Code {
   return c;
 }
 
-/**
- * The element-by-element steps of a softmax over float32 rows of `run` elements (run >= 1), the
- * exponentials between them being the `exp` kernel's:
- *   rowShift        m = the row's maximum, stored at `max`, and e = x - m rounded to float32;
- *                   returns 0 at the first row whose maximum is not finite (NaN, or all
- *                   infinite), 1 when every row was shifted
- *   rowSums         each row's sum, in order, in float64
- *   rowNll          -Σ t (z - lse) per row in float64, lse the row's float64 value, rounded
- *   rowSoftmaxGrad  g (e s - t) per element in float64, s and g the row's, rounded (dst may be e)
- * Written as scalar code: rows of a few classes leave most lanes of a vector idle. The float64
- * operations and their order are those of the reference's loops, so the bits are the same;
- * f32.max gives NaN for a row with NaN, as the reference's maximum does.
- */
 /** Emits `perRow` once for each of `rows` rows, handing it a free i32 local for its element loops. */
 function rowLoops(c: Code, rows: number, perRow: (i: number) => void): void {
   const i = c.local(I32);
@@ -381,6 +368,19 @@ function rowLoops(c: Code, rows: number, perRow: (i: number) => void): void {
   c.end().end();
 }
 
+/**
+ * The element-by-element steps of a softmax over float32 rows of `run` elements (run >= 1), the
+ * exponentials between them being the `exp` kernel's:
+ *   rowShift        m = the row's maximum, stored at `max`, and e = x - m rounded to float32;
+ *                   returns 0 at the first row whose maximum is not finite (a NaN, +Infinity,
+ *                   or a row of -Infinity), 1 when every row was shifted
+ *   rowSums         each row's sum, in order, in float64
+ *   rowNll          -Σ t (z - lse) per row in float64, lse the row's float64 value, rounded
+ *   rowSoftmaxGrad  g (e s - t) per element in float64, s and g the row's, rounded (dst may be e)
+ * Written as scalar code: rows of a few classes leave most lanes of a vector idle. Sums and
+ * products are taken in float64 in element order, as the reference (cpu.ts) takes them, and
+ * rounded to float32 once; f32.max gives NaN for a row with NaN, as the reference's maximum does.
+ */
 function rowShift(): Code {
   const c = new Code([I32, I32, I32, I32, I32], [I32]);
   const [x, e, max, rows, run] = [0, 1, 2, 3, 4];
