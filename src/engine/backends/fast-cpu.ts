@@ -64,9 +64,10 @@ export class FastCpuBackend extends CpuBackend {
     const out = output(a.dtype, batch * m * n);
     const bBatched = b.rank > 2;
     for (let t = 0; t < batch; t++) {
-      const at = da.subarray(t * m * k, (t + 1) * m * k);
-      const bt = bBatched ? db.subarray(t * k * n, (t + 1) * k * n) : db;
-      const ct = out.subarray(t * m * n, (t + 1) * m * n);
+      // One product (the common case) takes the arrays whole: a view costs a new object.
+      const at = batch === 1 ? da : da.subarray(t * m * k, (t + 1) * m * k);
+      const bt = bBatched && batch > 1 ? db.subarray(t * k * n, (t + 1) * k * n) : db;
+      const ct = batch === 1 ? out : out.subarray(t * m * n, (t + 1) * m * n);
       if (out instanceof Float32Array) matmulF32Parallel(at as Float32Array, bt as Float32Array, m, k, n, transposeA, transposeB, ct as Float32Array);
       else matmulF64Parallel(at as Float64Array, bt as Float64Array, m, k, n, transposeA, transposeB, ct as Float64Array);
     }

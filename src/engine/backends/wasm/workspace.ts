@@ -69,6 +69,12 @@ export class Workspace {
   private f32view: Float32Array<ArrayBufferLike> = new Float32Array(0);
   private f64view: Float64Array<ArrayBufferLike> = new Float64Array(0);
 
+  /**
+   * The memory's size, kept here: only this thread grows it, and reading `memory.buffer` is a
+   * call into the engine (50-200 ns) that every product made twice.
+   */
+  private bytes = PAGE;
+
   constructor(readonly shared: boolean) {
     this.memory = new WebAssemblyApi.Memory({ initial: 1, maximum: MAX_PAGES, shared });
   }
@@ -86,23 +92,24 @@ export class Workspace {
 
   /** Grows the memory to at least `bytes`. */
   reserve(bytes: number): void {
-    const have = this.memory.buffer.byteLength;
+    const have = this.bytes;
     if (bytes <= have) return;
     const pages = Math.ceil((bytes - have) / PAGE);
     if (have / PAGE + pages > MAX_PAGES) {
       throw new RangeError(`matrix product needs ${bytes} bytes of WebAssembly memory, more than the 4 GiB a 32-bit memory can address; split the product`);
     }
     this.memory.grow(pages);
+    this.bytes = this.memory.buffer.byteLength;
   }
 
   /** A Float32Array over the whole memory (views are rebuilt after the memory grows). */
   f32(): Float32Array<ArrayBufferLike> {
-    if (this.f32view.byteLength !== this.memory.buffer.byteLength) this.f32view = new Float32Array(this.memory.buffer);
+    if (this.f32view.byteLength !== this.bytes) this.f32view = new Float32Array(this.memory.buffer);
     return this.f32view;
   }
 
   f64(): Float64Array<ArrayBufferLike> {
-    if (this.f64view.byteLength !== this.memory.buffer.byteLength) this.f64view = new Float64Array(this.memory.buffer);
+    if (this.f64view.byteLength !== this.bytes) this.f64view = new Float64Array(this.memory.buffer);
     return this.f64view;
   }
 }
