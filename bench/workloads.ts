@@ -62,7 +62,7 @@ export function w5Step(ctx: Context): () => number {
   const opt = new Optimizer({ type: 'sgd', lr: c.lr }, all);
   return () => {
     let h: Variable = ctx.constant(new Float32Array(c.batch * c.hidden), [c.batch, c.hidden]);
-    for (let t = 0; t < c.T; t++) h = Xs[t]!.linear(Wxh, bh).add(h.matmul(Whh)).tanh();
+    for (let t = 0; t < c.T; t++) h = Xs[t]!.linear(Wxh, bh, [h, Whh]).tanh();
     const loss = softmaxCrossEntropy(h.linear(Why, by), Y);
     const g = loss.grad();
     opt.step(all.map((p) => g.variable(p)));

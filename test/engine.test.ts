@@ -258,15 +258,22 @@ test('linear: x W + b as one op on inputs of any rank, its gradients as matmul a
         for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - c[i]!) <= tol * (1 + Math.abs(c[i]!)), `${backend.name} ${dtype} ${what}[${i}]: ${a[i]} vs ${c[i]}`);
       };
       // A recurrence: W is used at every step, so later steps add into its gradient in place.
-      const run = (fused: boolean) => {
+      // Fused: x W + b as one op, then + h U; or x W + b + h U as one op (h U added in its kernel).
+      const run = (form: 'composed' | 'fused' | 'with h U') => {
         let h: Variable = ctx.constant(new Array(8).fill(0), [2, 4]);
-        for (const x of xs) h = (fused ? linear(x, W, b) : x.matmul(W).add(b)).add(h.matmul(U)).tanh();
+        for (const x of xs) {
+          if (form === 'with h U') h = linear(x, W, b, [h, U]).tanh();
+          else h = (form === 'fused' ? linear(x, W, b) : x.matmul(W).add(b)).add(h.matmul(U)).tanh();
+        }
         return h.sum();
       };
-      const yf = run(true), yc = run(false);
-      close(yf.tensor.data(), yc.tensor.data(), 'value');
-      const gf = yf.grad(), gc = yc.grad();
-      for (const [name, p] of [['W', W], ['b', b], ['U', U]] as const) close((gf.wrt(p) as Tensor).data(), (gc.wrt(p) as Tensor).data(), `d${name}`);
+      const yc = run('composed');
+      for (const form of ['fused', 'with h U'] as const) {
+        const yf = run(form);
+        close(yf.tensor.data(), yc.tensor.data(), `${form} value`);
+        const gf = yf.grad(), gc = yc.grad();
+        for (const [name, p] of [['W', W], ['b', b], ['U', U]] as const) close((gf.wrt(p) as Tensor).data(), (gc.wrt(p) as Tensor).data(), `${form} d${name}`);
+      }
       // Ranks 1 and 3 go through a 2-d product.
       const v = ctx.variable(values(3)), t3 = ctx.variable(values(12), { shape: [2, 2, 3] });
       assert.equal(v.linear(W, b).shape, [4]);
@@ -280,6 +287,10 @@ test('linear: x W + b as one op on inputs of any rank, its gradients as matmul a
   assert.equal(x.linear([[1], [2], [3]], [0.5]).op, 'linear');
   assert.throws(() => x.linear([[1, 2]], [1, 2]), /linear: input .* do not fit: they need shapes \[\.\.\., in\], \[in, out\] and \[out\]/);
   assert.throws(() => x.linear([[1], [2], [3]], [1, 2]), /do not fit/);
+  // A term h U: h has x's rows, U maps h's features to the output's.
+  assert.equal(x.linear([[1], [2], [3]], [0.5], [[[2, 1]], [[1], [1]]]).tensor.data()[0], 1 + 4 + 9 + 0.5 + 3);
+  assert.throws(() => x.linear([[1], [2], [3]], [0.5], [[[2, 1], [1, 1]], [[1], [1]]]), /linear: the term .* does not fit input .*: it needs shapes \[1,j\] and \[j, 1\]/);
+  assert.throws(() => x.linear([[1], [2], [3]], [0.5], [[[2, 1]], [[1, 1], [1, 1]]]), /the term .* does not fit/);
 });
 
 test('float32 contexts store float32 and float64 stays float64', () => {

@@ -80,6 +80,14 @@ export const primitiveChecks: PrimitiveCheck[] = [
   { name: 'matmul(batched)', op: 'matmul', f: (a, b) => a.matmul(b), inputs: both([sym([2, 2, 3], 0, 2), sym([2, 3, 2], 0, 2)]) },
   { name: 'linear', op: 'linear', f: (x, w, b) => x.linear(w, b).sin(), inputs: both([sym([2, 3], 0, 2), sym([3, 4], 0, 2), sym([4], 0, 2)]) },
   { name: 'linear(3-d input)', op: 'linear', f: (x, w, b) => x.linear(w, b).sin(), inputs: both([sym([2, 2, 3], 0, 2), sym([3, 4], 0, 2), sym([4], 0, 2)]) },
+  {
+    name: 'linear(+ h U + v V)', op: 'linear', f: (x, w, b, h, u, v, vw) => x.linear(w, b, [h, u], [v, vw]).sin(),
+    inputs: both([sym([2, 3], 0, 2), sym([3, 4], 0, 2), sym([4], 0, 2), sym([2, 5], 0, 2), sym([5, 4], 0, 2), sym([2, 1], 0, 2), sym([1, 4], 0, 2)]),
+  },
+  {
+    name: 'linear(3-d input, + h U)', op: 'linear', f: (x, w, b, h, u) => x.linear(w, b, [h, u]).sin(),
+    inputs: both([sym([2, 2, 3], 0, 2), sym([3, 4], 0, 2), sym([4], 0, 2), sym([2, 2, 5], 0, 2), sym([5, 4], 0, 2)]),
+  },
   { name: 'transpose', op: 'transpose', f: (x) => x.transpose([2, 0, 1]).mul(x.transpose([2, 0, 1]).sin()), inputs: both([sym([2, 3, 2], 0, 2)]) },
   { name: 'reshape', op: 'reshape', f: (x) => x.reshape([3, -1]).sin(), inputs: both([sym([2, 3], 0, 2)]) },
   { name: 'slice', op: 'slice', f: (x) => x.slice([0, 1], [2, 2]).exp(), inputs: both([sym([3, 4], 0, 1)]) },

@@ -53,7 +53,7 @@ export const leakyRelu = (x: Variable, slope = 0.01): Variable => x.leakyRelu(sl
 export const softmax = (x: Variable, axis = -1): Variable => x.softmax(axis);
 export const logSoftmax = (x: Variable, axis = -1): Variable => x.logSoftmax(axis);
 export const logSumExp = (x: Variable, axes: number | number[] = -1, keepdims = false): Variable => x.logSumExp(axes, keepdims);
-export const linear = (x: Variable, weight: Operand, bias: Operand): Variable => x.linear(weight, bias);
+export const linear = (x: Variable, weight: Operand, bias: Operand, ...terms: (readonly [Operand, Operand])[]): Variable => x.linear(weight, bias, ...terms);
 export const softmaxCrossEntropy = (logits: Variable, target: Operand): Variable => logits.softmaxCrossEntropy(target);
 export const sum = (x: Variable, axes?: number | number[], keepdims = false): Variable => x.sum(axes, keepdims);
 export const mean = (x: Variable, axes?: number | number[], keepdims = false): Variable => x.mean(axes, keepdims);

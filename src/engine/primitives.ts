@@ -223,19 +223,34 @@ export const rules: Rules = {
       return true;
     }),
   },
-  // y = x W + b for x [m, k], W [k, n], b [n]: dx = g Wᵀ, dW = xᵀ g, db = g's column sums
+  // y = x W + b (+ h U + ...) for x [m, k], W [k, n], b [n], and each further pair h [m, j],
+  // U [j, n] (a recurrent cell's h Wh): dx = g Wᵀ, dW = xᵀ g, db = g's column sums, and likewise
+  // for each pair. Inputs: [x, W, b, h, U, ...].
   linear: {
-    forward: (b, x) => (b.linear ? b.linear(x[0]!, x[1]!, x[2]!) : b.binary('add', b.matmul(x[0]!, x[1]!, false, false), x[2]!)),
-    backward: (g, x, _y, _p, needs) => [
-      needs[0] ? g.matmul(x[1]!, false, true) : null,
-      needs[1] ? x[0]!.matmul(g, true, false) : null,
-      needs[2] ? g.sum(0) : null,
-    ],
+    forward: (b, x) => {
+      let y = b.linear ? b.linear(x[0]!, x[1]!, x[2]!) : b.binary('add', b.matmul(x[0]!, x[1]!, false, false), x[2]!);
+      // y is this op's own new tensor: the further products go into it, inside the kernel where
+      // the backend can.
+      for (let i = 3; i < x.length; i += 2) {
+        if (b.addMatmulInPlace) b.addMatmulInPlace(y, x[i]!, x[i + 1]!, false, false);
+        else y = b.binary('add', y, b.matmul(x[i]!, x[i + 1]!, false, false));
+      }
+      return y;
+    },
+    backward: (g, x, _y, _p, needs) => {
+      const grads: Grads = [needs[0] ? g.matmul(x[1]!, false, true) : null, needs[1] ? x[0]!.matmul(g, true, false) : null, needs[2] ? g.sum(0) : null];
+      for (let i = 3; i < x.length; i += 2) {
+        grads.push(needs[i] ? g.matmul(x[i + 1]!, false, true) : null, needs[i + 1] ? x[i]!.matmul(g, true, false) : null);
+      }
+      return grads;
+    },
     // The products added into the sums, as matmul's: a projection used at every step of a recurrence.
     inputGradAdder: (b) => b.addMatmulInPlace && ((i, acc, g, x) => {
-      if (i === 0) b.addMatmulInPlace!(acc, g, x[1]!, false, true);
-      else if (i === 1) b.addMatmulInPlace!(acc, x[0]!, g, true, false);
-      else return false;
+      if (i === 2) return false;
+      // An input (x, h, ...) at 0, 3, 5, ..., its weight after it.
+      const input = i === 0 || (i > 2 && i % 2 === 1);
+      if (input) b.addMatmulInPlace!(acc, g, x[i + 1]!, false, true);
+      else b.addMatmulInPlace!(acc, x[i === 1 ? 0 : i - 1]!, g, true, false);
       return true;
     }),
   },

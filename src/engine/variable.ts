@@ -402,17 +402,28 @@ export class Variable {
   /**
    * this W + b over the last axis, W [in, out] and b [out]: a dense layer's product and bias as
    * one op, the bias added inside the product where the backend can (PyTorch's F.linear, with
-   * W stored [in, out]).
+   * W stored [in, out]). Each further [h, U] pair adds h U, h shaped as this variable but for
+   * its last axis and U [h's last, out], inside the same kernel: a recurrent cell's
+   * x Wx + b + h Wh as `x.linear(Wx, b, [h, Wh])`.
    */
-  linear(weight: Operand, bias: Operand): Variable {
+  linear(weight: Operand, bias: Operand, ...terms: (readonly [Operand, Operand])[]): Variable {
     const w = this.lift(weight), b = this.lift(bias);
     const k = this.shape[this.rank - 1];
     if (this.rank === 0 || w.rank !== 2 || b.rank !== 1 || w.shape[0] !== k || b.shape[0] !== w.shape[1]) {
       throw new ShapeError(`linear: input ${this.describe()}, weight ${w.describe()} and bias ${b.describe()} do not fit: they need shapes [..., in], [in, out] and [out]`);
     }
-    if (this.rank === 2) return apply('linear', [this, w, b], null);
-    const flat = apply('linear', [this.reshape([sizeOf(this.shape, 0, this.rank - 1), k!]), w, b], null);
-    return flat.reshape([...this.shape.slice(0, -1), w.shape[1]!]);
+    const lead = this.shape.slice(0, -1), rows = sizeOf(lead);
+    const flat = (v: Variable): Variable => (v.rank === 2 ? v : v.reshape([rows, v.shape[v.rank - 1]!]));
+    const inputs = [flat(this), w, b];
+    for (const [term, termWeight] of terms) {
+      const h = this.lift(term), u = this.lift(termWeight);
+      if (h.rank !== this.rank || !sameShape(h.shape.slice(0, -1), lead) || u.rank !== 2 || u.shape[0] !== h.shape[h.rank - 1] || u.shape[1] !== w.shape[1]) {
+        throw new ShapeError(`linear: the term ${h.describe()} times ${u.describe()} does not fit input ${this.describe()} and weight ${w.describe()}: it needs shapes [${lead.join(',')}${lead.length ? ',' : ''}j] and [j, ${w.shape[1]}]`);
+      }
+      inputs.push(flat(h), u);
+    }
+    const y = apply('linear', inputs, null);
+    return this.rank === 2 ? y : y.reshape([...lead, w.shape[1]!]);
   }
   /** Permutes axes; by default reverses them. */
   transpose(perm?: readonly number[]): Variable {
