@@ -247,10 +247,10 @@ export const rules: Rules = {
     // The products added into the sums, as matmul's: a projection used at every step of a recurrence.
     inputGradAdder: (b) => b.addMatmulInPlace && ((i, acc, g, x) => {
       if (i === 2) return false;
-      // An input (x, h, ...) at 0, 3, 5, ..., its weight after it.
+      // An input (x, h, ...) at 0, 3, 5, ..., its weight right after it.
       const input = i === 0 || (i > 2 && i % 2 === 1);
       if (input) b.addMatmulInPlace!(acc, g, x[i + 1]!, false, true);
-      else b.addMatmulInPlace!(acc, x[i === 1 ? 0 : i - 1]!, g, true, false);
+      else b.addMatmulInPlace!(acc, x[i - 1]!, g, true, false);
       return true;
     }),
   },
