@@ -138,6 +138,13 @@ test('replacing a value a recorded graph used makes grad() throw, naming variabl
     e instanceof VersionError && /'w' \(f64\[3\]\) was modified after op 'mul' used it: recorded at version 0, now version 1/.test(e.message));
   // A fresh forward pass works.
   assert.equal([...(w.mul(w).sum().grad().wrt(w) as Tensor).data()], [8, 10, 12]);
+  // Inputs at different versions: each is checked against its own.
+  const v = ctx.variable([1, 1, 1], { name: 'v' });
+  const z = v.mul(w).sum();
+  assert.equal([...(z.grad().wrt(v) as Tensor).data()], [4, 5, 6]);
+  w.update([7, 8, 9]);
+  assert.throws(() => z.grad(), (e: Error) =>
+    e instanceof VersionError && /'w' \(f64\[3\]\) was modified after op 'mul' used it: recorded at version 1, now version 2/.test(e.message));
 });
 
 test('anomaly mode names the first backward rule that produced NaN or Inf', () => {

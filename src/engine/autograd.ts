@@ -191,11 +191,12 @@ export function backward(root: Variable, pull: Variable | null, createGraph: boo
       if (!inputs) continue;
       const g = node.walkGrad;
       if (g && node.op !== null) {
-        const versions = node.inputVersions!;
+        const versions = node.inputVersions;
         const needs: boolean[] = new Array(inputs.length);
         let wanting = 0;
         for (let i = 0; i < inputs.length; i++) {
-          if (inputs[i]!.version !== versions[i]) throw staleInput(inputs[i]!, node, versions[i]!);
+          const recorded = versions === null ? 0 : versions[i]!;
+          if (inputs[i]!.version !== recorded) throw staleInput(inputs[i]!, node, recorded);
           needs[i] = inputs[i]!.requiresGrad;
           if (needs[i]) wanting++;
         }

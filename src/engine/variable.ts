@@ -154,7 +154,7 @@ export class Variable {
     readonly inputs: readonly Variable[] | null,
     readonly params: unknown,
     public requiresGrad: boolean,
-    /** The inputs' versions when this op was recorded. */
+    /** The inputs' versions when this op was recorded; null when all were 0 (the common case). */
     readonly inputVersions: readonly number[] | null = null,
   ) {}
 
@@ -492,8 +492,12 @@ export function apply<P extends Op>(op: P, inputs: Variable[], params: Params[P]
   const out = rule.forward(ctx.backend, tensors, params);
   if (prof) prof.record(op, prof.now() - t0, out);
   if (!needsGrad || !ctx.recording || rule.constant === true) return new Variable(ctx, out, null, null, null, false);
-  const versions: number[] = [];
-  for (let i = 0; i < inputs.length; i++) versions.push(inputs[i]!.version);
+  let versions: number[] | null = null;
+  for (let i = 0; i < inputs.length; i++) {
+    if (inputs[i]!.version === 0) continue;
+    versions ??= new Array<number>(inputs.length).fill(0);
+    versions[i] = inputs[i]!.version;
+  }
   return new Variable(ctx, out, op, inputs, params, true, versions);
 }
 

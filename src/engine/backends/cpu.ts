@@ -328,6 +328,9 @@ function addRowProduct(row: Float64Array, a: TypedArray, aAt: number, aStride: n
   }
 }
 
+/** The shape of every 0-d tensor (shapes are never mutated). */
+const SCALAR: Shape = [];
+
 export class CpuBackend implements Backend {
   readonly name = 'cpu';
 
@@ -349,9 +352,14 @@ export class CpuBackend implements Backend {
   }
 
   full(shape: Shape, value: number, dtype: DType): Tensor {
+    if (shape.length === 0) {
+      const out = dtype === 'float32' ? new Float32Array(1) : new Float64Array(1);
+      out[0] = value;
+      return this.make(SCALAR, dtype, out);
+    }
     const out = arrayFor(dtype, sizeOf(shape));
     if (!Object.is(value, 0)) out.fill(value);
-    return this.make([...shape], dtype, out);
+    return this.make(shape.slice(), dtype, out);
   }
 
   read(x: Tensor): TypedArray {
