@@ -6,12 +6,12 @@
  * Workers start on the first parallel product and are unref()ed, so they never keep the process
  * alive. Until a worker is up (about 40 ms), the main thread simply claims its chunks itself.
  */
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { roundUp } from './gemm.js';
 import { CONTROL_INTS, DONE, FAILED, GEN, MAX_CHUNKS, postJob, work, type Job } from './protocol.js';
 import type { WorkerInit } from './worker.js';
 import type { Kernel, Workspace } from './workspace.js';
+import { nodeOs, workerThreads } from '../../../node-builtins.js';
 import { packageFile } from '../../../package-file.js';
 
 /** Chunks per thread: more balance the load when a core is busy with something else. */
@@ -43,7 +43,7 @@ export class Pool {
     for (let missing = threads - 1 - live, t = 1; missing > 0; t++) {
       if (this.slots[t - 1]) continue;
       const init: WorkerInit = { memory: this.ws.memory, thread: t, kernels };
-      const worker = new Worker(packageFile('engine/backends/wasm/worker.js'), { workerData: init });
+      const worker = new (workerThreads().Worker)(packageFile('engine/backends/wasm/worker.js'), { workerData: init });
       worker.unref();
       // A worker that fails to start never claims a chunk, so products go on without it; the
       // slot (and its scratch) goes to the next worker started.
@@ -102,7 +102,7 @@ let threads: number | undefined;
 export function defaultThreads(): number {
   if (threads === undefined) {
     const fromEnv = Number(process.env.RMAD_THREADS);
-    threads = Number.isInteger(fromEnv) && fromEnv >= 1 ? fromEnv : Math.max(1, availableParallelism());
+    threads = Number.isInteger(fromEnv) && fromEnv >= 1 ? fromEnv : Math.max(1, nodeOs().availableParallelism());
   }
   return threads;
 }

@@ -6,10 +6,10 @@
  * shared (a SharedArrayBuffer) where the engine allows it, so that worker threads can compute
  * parts of the same product in place; otherwise it is a plain one and only one thread works.
  */
-import v8 from 'node:v8';
 import { defaultBlocking, type Blocking } from './gemm.js';
 import { defaultShape, hasRelaxedSimd, kernelBytes, MAX_PAGES, type KernelExports, type KernelShape } from './kernels.js';
 import { WebAssemblyApi, type WasmMemory, type WasmModule } from './wasm-api.js';
+import { nodeV8 } from '../../../node-builtins.js';
 
 const PAGE = 65536;
 /** The start of memory is kept for the thread pool's control block (see parallel.ts). */
@@ -45,7 +45,7 @@ export function kernelShape(elt: 4 | 8): KernelShape {
 function enableRelaxedSimd(): boolean {
   const major = Number(process.versions.node.split('.')[0]);
   if (major >= 22 || process.env.RMAD_NO_FMA === '1') return false;
-  v8.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  nodeV8().setFlagsFromString('--experimental-wasm-relaxed-simd');
   return hasRelaxedSimd();
 }
 

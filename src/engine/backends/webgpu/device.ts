@@ -17,7 +17,8 @@
  * browser. Creation is synchronous the same way: the main thread waits for the worker to
  * report its adapter.
  */
-import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import type { MessagePort, Worker } from 'node:worker_threads';
+import { workerThreads } from '../../../node-builtins.js';
 import {
   SIGNAL_GONE, SIGNAL_WAITING,
   type AdapterInfo, type Batch, type Cmd, type Limits, type Reply, type SyncRequest, type WorkerInit,
@@ -96,6 +97,7 @@ export class GpuDevice {
     this.poolLimit = options.poolBytes ?? 512 * 2 ** 20;
     this.timeoutMs = options.timeoutMs ?? 600_000;
     this.signal = new Int32Array(new SharedArrayBuffer(4));
+    const { MessageChannel, Worker } = workerThreads();
     const { port1, port2 } = new MessageChannel();
     this.replyPort = port1;
     const init: WorkerInit = {
@@ -269,7 +271,7 @@ export class GpuDevice {
       Atomics.wait(this.signal, 0, SIGNAL_WAITING, left);
       const state = Atomics.load(this.signal, 0);
       if (state === SIGNAL_WAITING) continue;
-      const m = receiveMessageOnPort(this.replyPort);
+      const m = workerThreads().receiveMessageOnPort(this.replyPort);
       if (m) {
         Atomics.store(this.signal, 0, SIGNAL_WAITING);
         return m.message as Reply;
