@@ -87,7 +87,7 @@ interface BinaryLoops {
 }
 
 /**
- * Every op gets loops of its own source, compiled once at load: V8 optimises a function per
+ * Every op gets loops of its own source, compiled on first use: V8 optimises a function per
  * source, so loops shared by all ops (calling the op through a closure) became polymorphic and
  * ran 4x slower once a second op used them. The sources are fixed strings above.
  */
@@ -124,13 +124,20 @@ function binaryLoops(expr: string): BinaryLoops {
   }`);
 }
 
-type UnaryKernels = { [K in UnaryOp]: UnaryLoop };
-const unaryOps = Object.keys(unaryExpr) as UnaryOp[];
-const unaryKernels = Object.fromEntries(unaryOps.map((k) => [k, unaryLoop(unarySource(k, 'float64', 'x'))])) as UnaryKernels;
-const unaryKernels32: UnaryKernels = { ...unaryKernels, sigmoid: unaryLoop(unarySource('sigmoid', 'float32', 'x')) };
-const binaryKernels = Object.fromEntries(
-  (Object.keys(binaryExpr) as BinaryOp[]).map((k) => [k, binaryLoops(binaryExpr[k]('x', 'y'))]),
-) as { [K in BinaryOp]: BinaryLoops };
+/**
+ * The loops, compiled on first use: all of them at load (some fifty sources) took 2 ms of
+ * every start that imports rmad. Per dtype, so each loop sees one kind of array.
+ */
+const unaryKernels: { [D in DType]: { [K in UnaryOp]?: UnaryLoop } } = { float32: {}, float64: {} };
+const binaryKernels: { [K in BinaryOp]?: BinaryLoops } = {};
+
+function unaryKernel(op: UnaryOp, dtype: DType): UnaryLoop {
+  return (unaryKernels[dtype][op] ??= unaryLoop(unarySource(op, dtype, 'x')));
+}
+
+function binaryKernel(op: BinaryOp): BinaryLoops {
+  return (binaryKernels[op] ??= binaryLoops(binaryExpr[op]('x', 'y')));
+}
 
 /**
  * Each activation's gradient (Backend.activationGrad) as source over `v` (tanh's and sigmoid's
@@ -143,15 +150,14 @@ const activationGradExpr: { [K in Activation]: (round: (e: string) => string) =>
   relu: () => 'g * (v > 0 ? 1 : 0)',
 };
 type ActivationGradLoop = (v: TypedArray, g: TypedArray, out: TypedArray) => void;
-const activationGradLoops = (round: (e: string) => string) => Object.fromEntries(
-  (Object.keys(activationGradExpr) as Activation[]).map((k) => [k, compileElementwise<ActivationGradLoop>(
-    `function (vs, gs, out) { for (let i = 0; i < out.length; i++) { const v = vs[i], g = gs[i]; out[i] = ${activationGradExpr[k](round)}; } }`,
-  )]),
-) as { [K in Activation]: ActivationGradLoop };
-const activationGradKernels: { [D in DType]: { [K in Activation]: ActivationGradLoop } } = {
-  float64: activationGradLoops((e) => `(${e})`),
-  float32: activationGradLoops((e) => `f(${e})`),
-};
+const activationGradKernels: { [D in DType]: { [K in Activation]?: ActivationGradLoop } } = { float32: {}, float64: {} };
+
+function activationGradKernel(fn: Activation, dtype: DType): ActivationGradLoop {
+  const round = dtype === 'float32' ? (e: string) => `f(${e})` : (e: string) => `(${e})`;
+  return (activationGradKernels[dtype][fn] ??= compileElementwise<ActivationGradLoop>(
+    `function (vs, gs, out) { for (let i = 0; i < out.length; i++) { const v = vs[i], g = gs[i]; out[i] = ${activationGradExpr[fn](round)}; } }`,
+  ));
+}
 
 /**
  * For each element of `outShape` (row-major), the offset of the element of `inShape` that
@@ -375,12 +381,12 @@ export class CpuBackend implements Backend {
 
   unary(op: UnaryOp, x: Tensor): Tensor {
     const out = output(x.dtype, x.size);
-    (x.dtype === 'float32' ? unaryKernels32 : unaryKernels)[op](this.arr(x), out);
+    unaryKernel(op, x.dtype)(this.arr(x), out);
     return this.make(x.shape, x.dtype, out);
   }
 
   binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
-    const k = binaryKernels[op];
+    const k = binaryKernel(op);
     const da = this.arr(a), db = this.arr(b);
     if (sameShape(a.shape, b.shape)) {
       const out = output(a.dtype, a.size);
@@ -674,7 +680,7 @@ export class CpuBackend implements Backend {
       throw new ShapeError(`${fn} gradient: the gradient ${formatShape(g.shape, g.dtype)} does not match the activation's ${formatShape(v.shape, v.dtype)}`);
     }
     const out = output(g.dtype, g.size);
-    activationGradKernels[g.dtype][fn](this.arr(v), this.arr(g), out);
+    activationGradKernel(fn, g.dtype)(this.arr(v), this.arr(g), out);
     return this.make(g.shape, g.dtype, out);
   }
 
