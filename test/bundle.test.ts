@@ -33,4 +33,20 @@ test('every file a bundle looks for beside it is there (a worker that fails to s
   assert.equal([...found].sort(), ['../../package.json', 'engine/backends/wasm/worker.js', 'engine/backends/webgpu/worker.js', 'sweep-worker.js']);
 });
 
+test('the programs carry their npm packages inside, yargs aside; the library has none', () => {
+  // Packages loaded from node_modules cost every start their files one by one (scripts/bundle.mjs).
+  const packages = (name: string): string[] => {
+    const source = readFileSync(new URL(`../src/${name}`, import.meta.url), 'utf8');
+    const found = new Set<string>();
+    for (const [, imported, loaded] of source.matchAll(/^import .* from "([^"]+)";$|\bimport\("([^"]+)"\)/gm)) {
+      const id = imported ?? loaded!;
+      if (!id.startsWith('node:') && !id.startsWith('.')) found.add(id);
+    }
+    return [...found].sort();
+  };
+  assert.equal(packages('cli.js'), ['yargs']);
+  assert.equal(packages('sweep-worker.js'), []);
+  assert.equal(packages('rmad.js'), []);
+});
+
 test.run();
