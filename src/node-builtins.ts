@@ -9,8 +9,9 @@ type Builtins = { 'node:v8': typeof import('node:v8'); 'node:os': typeof import(
 
 /** process.getBuiltinModule from Node 20.16; before it, require (whose set-up alone costs 5 ms). */
 function builtin<K extends keyof Builtins>(id: K): Builtins[K] {
-  const get = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  return (get ? get(id) : createRequire(import.meta.url)(id)) as Builtins[K];
+  // Typed as always there; absent before Node 20.16.
+  const loaded = (process.getBuiltinModule as typeof process.getBuiltinModule | undefined)?.(id);
+  return loaded ?? (createRequire(import.meta.url)(id) as Builtins[K]);
 }
 
 export const nodeV8 = (): Builtins['node:v8'] => builtin('node:v8');

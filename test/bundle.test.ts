@@ -49,4 +49,18 @@ test('the programs carry their npm packages inside, yargs aside; the library has
   assert.equal(packages('rmad.js'), []);
 });
 
+test('before Node 20.16 (no process.getBuiltinModule) the built-in modules load through require', () => {
+  const builtins = new URL('../src/node-builtins.js', import.meta.url).href;
+  const cli = new URL('../src/cli.js', import.meta.url).href;
+  const model = fileURLToPath(new URL('../../models/mlp.yaml', import.meta.url));
+  const code = `delete process.getBuiltinModule;
+    const b = await import(${JSON.stringify(builtins)});
+    console.log(String(b.nodeOs().availableParallelism() > 0 && typeof b.workerThreads().Worker === 'function' && typeof b.nodeV8().setFlagsFromString === 'function'));
+    const m = await import(${JSON.stringify(cli)});
+    await m.main(['validate', ${JSON.stringify(model)}]);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout.trim(), `true\n${model}: ok`);
+});
+
 test.run();
