@@ -152,10 +152,13 @@ const activationGradExpr: { [K in Activation]: (round: (e: string) => string) =>
 type ActivationGradLoop = (v: TypedArray, g: TypedArray, out: TypedArray) => void;
 const activationGradKernels: { [D in DType]: { [K in Activation]?: ActivationGradLoop } } = { float32: {}, float64: {} };
 
+/** Each step of an activation gradient's source rounded to float32, or kept in float64. */
+const roundF32 = (e: string): string => `f(${e})`;
+const keep = (e: string): string => `(${e})`;
+
 function activationGradKernel(fn: Activation, dtype: DType): ActivationGradLoop {
-  const round = dtype === 'float32' ? (e: string) => `f(${e})` : (e: string) => `(${e})`;
   return (activationGradKernels[dtype][fn] ??= compileElementwise<ActivationGradLoop>(
-    `function (vs, gs, out) { for (let i = 0; i < out.length; i++) { const v = vs[i], g = gs[i]; out[i] = ${activationGradExpr[fn](round)}; } }`,
+    `function (vs, gs, out) { for (let i = 0; i < out.length; i++) { const v = vs[i], g = gs[i]; out[i] = ${activationGradExpr[fn](dtype === 'float32' ? roundF32 : keep)}; } }`,
   ));
 }
 
