@@ -5,9 +5,11 @@
  * Then the small shapes of an MLP training step (forward and both backward products), where
  * the kernels must not lose to the plain loop.
  *
- * Then the same in float64, and the threshold below which a product stays on one thread.
+ * Then the same in float64, the threshold below which a product stays on one thread, and the
+ * ceiling: how many float32 multiply-adds 128-bit WebAssembly SIMD issues a second on one core
+ * here, in a loop of independent accumulators that does nothing else.
  *
- *   node dist/bench/matmul.js [--only=W3,small,f64,threshold] [--sizes=128,256] [--threads=2]
+ *   node dist/bench/matmul.js [--only=W3,small,f64,threshold,peak] [--sizes=128,256] [--threads=2]
  *
  * One JSON line per result: {"workload","peer","param","metric","value","ok","info"}. Where the
  * engine has relaxed SIMD (Node 22+, or `node --experimental-wasm-relaxed-simd` on Node 20) the
@@ -16,6 +18,8 @@
 import {
   matmulF32, matmulF32Parallel, matmulF64, matmulF64Parallel, parallelThreshold, setParallelThreshold,
 } from '../src/engine/backends/wasm/index.js';
+import { Code, encodeModule, I32, V128 } from '../src/engine/backends/wasm/encoder.js';
+import { WebAssemblyApi } from '../src/engine/backends/wasm/wasm-api.js';
 import { kernelShape, localWorkspace } from '../src/engine/backends/wasm/workspace.js';
 import { D } from './workloads.js';
 
@@ -201,4 +205,42 @@ if (selected('threshold')) {
     }
   }
   setParallelThreshold(threshold);
+}
+
+// ---------------------------------------------------------------- the ceiling
+
+/**
+ * A function looping `count` times over `accumulators` independent four-lane multiply-adds
+ * (fused where `fma`, else a multiply then an add), storing the sums at the end so that the
+ * engine cannot drop the loop: the most any product kernel can get from 128-bit SIMD here.
+ */
+function peakLoop(accumulators: number, fma: boolean): (count: number) => void {
+  const c = new Code([I32]);
+  const acc = Array.from({ length: accumulators }, () => c.local(V128));
+  const x = c.local(V128), y = c.local(V128);
+  c.f32x4(1 + 2 ** -20).set(x).f32x4(1 - 2 ** -20).set(y);
+  c.loop();
+  for (const a of acc) {
+    if (fma) c.get(x).get(y).get(a).vmadd(4).set(a);
+    else c.get(a).get(x).get(y).vmul(4).vadd(4).set(a);
+  }
+  c.get(0).i32(1).i32Sub().tee(0).brIf(0);
+  c.end();
+  acc.forEach((a, i) => c.i32(0).get(a).v128Store(16 * i));
+  const memory = new WebAssemblyApi.Memory({ initial: 1, maximum: 1 });
+  const module = new WebAssemblyApi.Module(encodeModule([{ name: 'loop', code: c }], { shared: false, minPages: 1, maxPages: 1 }));
+  return (new WebAssemblyApi.Instance(module, { env: { memory } }).exports as unknown as { loop: (count: number) => void }).loop;
+}
+
+if (selected('peak')) {
+  const count = 1_000_000;
+  const fused = [false, ...(kernelShape(4).fma ? [true] : [])];
+  for (const fma of fused) {
+    for (const accumulators of [4, 8, 12]) {
+      const loop = peakLoop(accumulators, fma);
+      const r = measure(() => loop(count));
+      emit('matmul-peak', rmad(1), `f32x4 ${fma ? 'fused multiply-add' : 'multiply + add'}, ${accumulators} accumulators`, 'gflops',
+        gflops(count * accumulators * 8, r.ms), true, { samples: r.samples, iters: r.iters });
+    }
+  }
 }
