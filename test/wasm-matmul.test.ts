@@ -108,9 +108,9 @@ test('W3 inputs at n = 128: every entry exact (dyadic products and sums)', () =>
 test('the parallel products equal the single-thread ones bit for bit (chunks of rows and of columns)', () => {
   const next = random(99);
   // Tall (chunked by rows) and wide (by columns, each chunk packing its own columns of B), odd
-  // sizes, above PARALLEL_THRESHOLD; the last is wider than a column block (nc) and deeper
+  // sizes, above the default threshold; the last is wider than a column block (nc) and deeper
   // than a k block, with a chunk across the column blocks' border.
-  for (const [m, k, n] of [[261, 131, 67], [67, 131, 261], [128, 128, 128], [20, 300, 4200]] as const) {
+  for (const [m, k, n] of [[261, 131, 131], [131, 131, 261], [163, 163, 163], [20, 300, 4200]] as const) {
     assert.ok(m * k * n >= parallelThreshold(), 'shape large enough to run on threads');
     for (const [ta, tb] of TRANSPOSES) {
       const a32 = fill(Float32Array, m * k, next), b32 = fill(Float32Array, k * n, next);
@@ -119,8 +119,8 @@ test('the parallel products equal the single-thread ones bit for bit (chunks of 
       assert.equal(matmulF64Parallel(a64, b64, m, k, n, ta, tb, undefined, 2), matmulF64(a64, b64, m, k, n, ta, tb), `f64 ${m}x${k}x${n} ${ta} ${tb}`);
     }
   }
-  const a = fill(Float32Array, 200 * 150, next), b = fill(Float32Array, 150 * 90, next);
-  expectClose(matmulF32Parallel(a, b, 200, 150, 90, false, false, undefined, 2), a, b, 200, 150, 90, false, false, 2 ** -24, 'parallel vs float64');
+  const a = fill(Float32Array, 200 * 150, next), b = fill(Float32Array, 150 * 150, next);
+  expectClose(matmulF32Parallel(a, b, 200, 150, 150, false, false, undefined, 2), a, b, 200, 150, 150, false, false, 2 ** -24, 'parallel vs float64');
   // Larger than anything before: the shared memory grows while the workers hold it.
   const big = 640, a2 = fill(Float32Array, big * 300, next), b2 = fill(Float32Array, 300 * big, next);
   assert.equal(matmulF32Parallel(a2, b2, big, 300, big, false, true, undefined, 2), matmulF32(a2, b2, big, 300, big, false, true), 'after growing');

@@ -15,12 +15,14 @@ import { CONTROL_BYTES, localWorkspace, workspace, type Kernel, type Workspace }
 type Floats = Float32Array | Float64Array;
 
 /**
- * Below this many multiply-adds (m*k*n) a product stays on one thread: waking a worker and
- * sharing the work costs more than it saves. Measured with `node dist/bench/matmul.js
- * --only=threshold`: on 2 cores, threads start paying at about 1M multiply-adds when the
- * worker is awake (products back to back) and about 4M when it has gone to sleep.
+ * Below this many multiply-adds (m*k*n) a product stays on one thread: waking a worker, sharing
+ * the work and copying the operands into shared memory (twice as slow as into plain memory:
+ * 800 KiB in 153 against 74 us) cost more than they save. Measured with `node
+ * dist/bench/matmul.js --only=threshold`: on 2 Zen 4 cores threads paid from about 1M
+ * multiply-adds with the worker awake and 4M asleep; on 2 Xeon vCPUs from 4M to 8M either way,
+ * and W4's 64x256x128 products took 0.94-0.98 of the time on one thread (same process, A/B).
  */
-export const DEFAULT_PARALLEL_THRESHOLD = 128 * 128 * 128;
+export const DEFAULT_PARALLEL_THRESHOLD = 1 << 22;
 let threshold = DEFAULT_PARALLEL_THRESHOLD;
 
 /** The multiply-adds from which parallel products use threads. */
