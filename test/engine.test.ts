@@ -147,6 +147,19 @@ test('replacing a value a recorded graph used makes grad() throw, naming variabl
     e instanceof VersionError && /'w' \(f64\[3\]\) was modified after op 'mul' used it: recorded at version 1, now version 2/.test(e.message));
 });
 
+test('relocate moves a value into another tensor of the same values: graphs recorded before still differentiate', () => {
+  const ctx = newContext();
+  const w = ctx.variable([1, 2, 3], { name: 'w' });
+  const y = w.mul(w).sum();
+  const home = ctx.backend.fromData([1, 2, 3], [3], 'float64');
+  w.relocate(home);
+  assert.is(w.tensor, home);
+  assert.is(w.version, 0);
+  assert.equal([...(y.grad().wrt(w) as Tensor).data()], [2, 4, 6]);
+  assert.throws(() => w.relocate(ctx.backend.fromData([1, 2], [2], 'float64')), /relocate: f64\[2\] cannot hold 'w' \(f64\[3\]\)/);
+  assert.throws(() => w.relocate(ctx.backend.fromData([1, 2, 3], [3], 'float32')), /relocate: f32\[3\] cannot hold/);
+});
+
 test('anomaly mode names the first backward rule that produced NaN or Inf', () => {
   const ctx = newContext();
   ctx.detectAnomaly = true;

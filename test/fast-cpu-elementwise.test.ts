@@ -405,31 +405,33 @@ for (const [name, settings] of updates) {
   });
 }
 
-test('optimizer state resident in WebAssembly memory: the same bits as state in JavaScript arrays, neighbours untouched', () => {
+test('parameters and optimizer state resident in WebAssembly memory: the same bits as in JavaScript arrays, neighbours untouched', () => {
   const lengths = [129, 1001, 4099, CHUNK + 5, 2 * CHUNK + 17, 130];
   for (const dtype of ['float32', 'float64'] as const) {
-    for (const [name, settings] of updates.filter(([, s]) => s.type !== 'sgd')) {
+    for (const [name, settings] of updates) {
       const rng = new Rng(20).fork(`${dtype}/${name}`);
       const u = { ...base, ...settings };
-      const count = u.type === 'momentum' ? 1 : 2;
-      const resident = fastCpu.optimizerState(lengths.map((n) => [n]), dtype, count)!;
-      assert.ok(resident, 'the fast backend gives resident state');
-      const plain = lengths.map((n) => Array.from({ length: count }, () => fastCpu.full([n], 0, dtype)));
+      const count = u.type === 'sgd' ? 0 : u.type === 'momentum' ? 1 : 2;
       const p0 = lengths.map((n) => Array.from({ length: n }, () => rng.range(-1, 1)));
-      const pr = p0.map((v, i) => fastCpu.fromData(v, [lengths[i]!], dtype)), pp = p0.map((v, i) => fastCpu.fromData(v, [lengths[i]!], dtype));
+      const given = p0.map((v, i) => fastCpu.fromData(v, [lengths[i]!], dtype)), pp = p0.map((v, i) => fastCpu.fromData(v, [lengths[i]!], dtype));
+      const home = fastCpu.optimizerState(given, count)!;
+      assert.ok(home, 'the fast backend gives a home');
+      home.params.forEach((h, i) => assert.equal(Array.from(h.data()), Array.from(given[i]!.data()), 'the home holds the values'));
+      const plain = lengths.map((n) => Array.from({ length: count }, () => fastCpu.full([n], 0, dtype)));
       for (let t = 1; t <= 3; t++) {
         lengths.forEach((n, i) => {
           const g = fastCpu.fromData(Array.from({ length: n }, () => rng.normal()), [n], dtype);
-          fastCpu.optimizerStep({ ...u, step: t }, pr[i]!, g, resident[i]!);
+          fastCpu.optimizerStep({ ...u, step: t }, home.params[i]!, g, home.state[i]!);
           fastCpu.optimizerStep({ ...u, step: t }, pp[i]!, g, plain[i]!);
         });
       }
       lengths.forEach((n, i) => {
-        const pairs: [Tensor, Tensor][] = [[pr[i]!, pp[i]!], ...resident[i]!.map((r, j): [Tensor, Tensor] => [r, plain[i]![j]!])];
+        const pairs: [Tensor, Tensor][] = [[home.params[i]!, pp[i]!], ...home.state[i]!.map((r, j): [Tensor, Tensor] => [r, plain[i]![j]!])];
         pairs.forEach(([a, b], j) => {
           const x = a.data(), y = b.data();
           for (let k = 0; k < n; k++) if (!Object.is(x[k], y[k])) assert.unreachable(`${dtype} ${name} length ${n} array ${j} [${k}]: ${x[k]} vs ${y[k]}`);
         });
+        assert.equal(Array.from(given[i]!.data()), p0[i]!.map((v) => (dtype === 'float32' ? Math.fround(v) : v)), 'the tensors given stay as they were');
       });
     }
   }

@@ -82,8 +82,8 @@ test('losses: values by hand, stable at extreme logits', () => {
   assert.is(countCorrect('mse', [0.3], [1], 1), null);
 });
 
-test('an optimizer on the fast backend keeps its state where the fused update works in place; restored state works too', () => {
-  const run = (restore: 'no' | 'arrays' | 'loadState') => {
+test('an optimizer on the fast backend keeps its parameters and state where the fused update works in place; restored state, and values assigned between steps, work too', () => {
+  const run = (restore: 'no' | 'arrays' | 'loadState' | 'assign') => {
     const ctx = newContext('float32');
     const W = ctx.variable(Array.from({ length: 600 }, (_, i) => Math.sin(i)), { shape: [30, 20], name: 'W' });
     const b = ctx.variable(Array.from({ length: 20 }, (_, i) => Math.cos(i)), { name: 'b' });
@@ -96,16 +96,19 @@ test('an optimizer on the fast backend keeps its state where the fused update wo
     for (let t = 0; t < 4; t++) {
       const loss = x.linear(W, b).tanh().square().mean();
       const g = loss.grad();
+      // The same values in tensors of their own (as a checkpoint's weights are assigned).
+      if (restore === 'assign' && t === 2) for (const p of [W, b]) p.assign(p.tensor.data().slice());
       opt.step([g.variable(W), g.variable(b)]);
     }
-    return { opt, W: [...W.tensor.data()], b: [...b.tensor.data()] };
+    return { opt, W: [...W.tensor.data()], b: [...b.tensor.data()], params: [W.tensor.data().buffer, b.tensor.data().buffer] };
   };
-  const buffers = (r: ReturnType<typeof run>) => new Set([...r.opt.state.values()].flat().map((v) => v.tensor.data().buffer));
-  const resident = run('no'), arrays = run('arrays'), loaded = run('loadState');
-  assert.is(buffers(resident).size, 1, 'all state in one memory');
+  const buffers = (r: ReturnType<typeof run>) => new Set([...[...r.opt.state.values()].flat().map((v) => v.tensor.data().buffer), ...r.params]);
+  const resident = run('no'), arrays = run('arrays'), loaded = run('loadState'), assigned = run('assign');
+  assert.is(buffers(resident).size, 1, 'parameters and state in one memory');
   assert.is(buffers(loaded).size, 1, 'loadState copies into one memory');
-  assert.is(buffers(arrays).size, 4, 'state taken as it is stays in its own arrays');
-  for (const r of [arrays, loaded]) {
+  assert.is(buffers(assigned).size, 1, 'values assigned go back beside the state');
+  assert.is(buffers(arrays).size, 6, 'state taken as it is stays in its own arrays, and so do the parameters');
+  for (const r of [arrays, loaded, assigned]) {
     assert.equal(r.W, resident.W);
     assert.equal(r.b, resident.b);
   }

@@ -111,12 +111,13 @@ export interface Backend {
    */
   optimizerStep?(update: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void;
   /**
-   * Optional, with optimizerStep: zeroed state for parameters of these shapes, `count` tensors
-   * each (the momentum buffer, or Adam's two moments), where optimizerStep updates it in place
-   * without copying it; undefined where the backend cannot. Optimizers without it get state
-   * from `full`.
+   * Optional, with optimizerStep: a home for these parameters (of one dtype) and their state,
+   * where optimizerStep updates both in place without copying them: a copy of each parameter
+   * (same shape, same values) and `count` zeroed tensors for each (the momentum buffer, or
+   * Adam's two moments); undefined where the backend cannot. The optimizer moves its
+   * parameters' values into the copies. Optimizers without it get state from `full`.
    */
-  optimizerState?(shapes: readonly Shape[], dtype: DType, count: number): Tensor[][] | undefined;
+  optimizerState?(params: readonly Tensor[], count: number): { params: Tensor[]; state: Tensor[][] } | undefined;
 }
 
 /**

@@ -10,7 +10,7 @@ import { GpuDtypeError, defaultWebGpuBackend } from './backends/webgpu/index.js'
 import { ContextMismatchError, OpError } from './errors.js';
 import { rules, type Comparison, type Op, type Params } from './primitives.js';
 import {
-  Tensor, ShapeError, broadcastShapes, flattenNested, normalizeAxes, sameShape, sizeOf,
+  Tensor, ShapeError, broadcastShapes, flattenNested, formatShape, normalizeAxes, sameShape, sizeOf,
   type DType, type NestedArray, type Shape, type TypedArray,
 } from './tensor.js';
 import { backward, Gradients, type GradOptions } from './autograd.js';
@@ -205,6 +205,19 @@ export class Variable {
   update(values: ArrayLike<number>): this {
     this.ctx.backend.write(this._tensor, values);
     this.version++;
+    return this;
+  }
+
+  /**
+   * Moves the value into `t`, a tensor of this backend with the same shape, dtype and values
+   * (an optimizer keeping its parameters beside their state). The value does not change, so
+   * neither does the version: graphs recorded before still differentiate.
+   */
+  relocate(t: Tensor): this {
+    if (!sameShape(t.shape, this.shape) || t.dtype !== this.dtype || t.backend !== this._tensor.backend) {
+      throw new ShapeError(`relocate: ${formatShape(t.shape, t.dtype)} cannot hold ${this.describe()}`);
+    }
+    this._tensor = t;
     return this;
   }
 

@@ -33,6 +33,9 @@ export class Optimizer {
   readonly state = new Map<string, Variable[]>();
   /** Steps taken (Adam's bias correction counts them). */
   steps = 0;
+  /** Where the backend keeps each parameter beside its state (see allocateState), if it does. */
+  private homes: Tensor[] | null = null;
+  private allocated = false;
   lr: number;
   readonly settings: OptimizerSettings;
 
@@ -61,6 +64,12 @@ export class Optimizer {
         const p = this.params[i]!;
         const state = this.stateOf(p, i);
         if (fused) {
+          // A value assigned since (a checkpoint's) goes back beside the state.
+          const home = this.homes?.[i];
+          if (home && p.tensor !== home) {
+            ctx.backend.write(home, p.tensor.data());
+            p.relocate(home);
+          }
           const prof = ctx.profiler, t0 = prof ? prof.now() : 0;
           const tensors: Tensor[] = [];
           for (let j = 0; j < state.length; j++) tensors.push(state[j]!.tensor);
@@ -97,17 +106,26 @@ export class Optimizer {
     return this.settings.type === 'sgd' ? 0 : this.settings.type === 'momentum' ? 1 : 2;
   }
 
-  /** Every parameter's state at once, where the backend keeps it for its fused update in place. */
+  /**
+   * Every parameter's state at once, where the backend keeps it for its fused update in place,
+   * and the parameters' values moved beside it (the update then copies only the gradient).
+   */
   private allocateState(): void {
+    this.allocated = true;
     const first = this.params[0];
-    if (!first || this.stateCount === 0) return;
-    const resident = first.ctx.backend.optimizerState?.(this.params.map((q) => q.shape), first.dtype, this.stateCount);
-    resident?.forEach((tensors, j) => this.state.set(stateName(this.params[j]!, j), tensors.map((t) => first.ctx.constant(t))));
+    const home = first?.ctx.backend.optimizerState?.(this.params.map((q) => q.tensor), this.stateCount);
+    if (!first || !home) return;
+    this.homes = home.params;
+    home.params.forEach((t, j) => this.params[j]!.relocate(t));
+    home.state.forEach((tensors, j) => this.state.set(stateName(this.params[j]!, j), tensors.map((t) => first.ctx.constant(t))));
   }
 
-  /** The state of parameter i, zero-initialised on first use (all of it on the first step, see allocateState). */
+  /**
+   * The state of parameter i, zero-initialised on first use: all of it on the first step (see
+   * allocateState), unless state was given before.
+   */
   private stateOf(p: Variable, i: number): Variable[] {
-    if (this.state.size === 0) this.allocateState();
+    if (!this.allocated && this.state.size === 0) this.allocateState();
     let state = this.state.get(stateName(p, i));
     if (!state) {
       state = Array.from({ length: this.stateCount }, () => p.ctx.constant(p.ctx.backend.full(p.shape, 0, p.dtype)));

@@ -14,7 +14,7 @@
  * test/fast-cpu-elementwise.test.ts).
  */
 import type { Activation, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
-import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type DType, type Shape, type TypedArray } from '../tensor.js';
+import { Tensor, broadcastShapes, reducedShape, sameShape, sizeOf, type Shape, type TypedArray } from '../tensor.js';
 import { CpuBackend, isLeading, isTrailing, matmulDims, output } from './cpu.js';
 import { addMatmulF32, addMatmulF64, matmulF32Parallel, matmulF64Parallel } from './wasm/index.js';
 import type { BinaryForm, FastBinaryOp, FastUnaryOp } from './wasm/elementwise.js';
@@ -199,11 +199,23 @@ export class FastCpuBackend extends CpuBackend {
     optimizerUpdate(u, this.read(param), this.read(grad), arrays);
   }
 
-  /** State in a WebAssembly memory of its own, which the fused update reads and writes in place. */
-  optimizerState(shapes: readonly Shape[], dtype: DType, count: number): Tensor[][] | undefined {
-    if (count === 0) return undefined;
-    const arrays = residentOptimizerState(shapes.map((s) => sizeOf(s)), dtype === 'float64', count);
-    return arrays?.map((list, i) => list.map((a) => this.make([...shapes[i]!], dtype, a)));
+  /**
+   * Parameters and state in a WebAssembly memory of their own, which the fused update reads and
+   * writes in place: only the gradient is copied in.
+   */
+  optimizerState(params: readonly Tensor[], count: number): { params: Tensor[]; state: Tensor[][] } | undefined {
+    const dtype = params[0]?.dtype;
+    if (!dtype || params.some((p) => p.dtype !== dtype)) return undefined;
+    const arrays = residentOptimizerState(params.map((p) => p.size), dtype === 'float64', count + 1);
+    if (!arrays) return undefined;
+    return {
+      params: params.map((p, i) => {
+        const home = arrays[i]![count]!;
+        home.set(this.read(p));
+        return this.make([...p.shape], dtype, home);
+      }),
+      state: arrays.map((list, i) => list.slice(0, count).map((a) => this.make([...params[i]!.shape], dtype, a))),
+    };
   }
 }
 

@@ -65,12 +65,12 @@ function instance(): Streams {
 const homes = new WeakMap<ArrayBufferLike, OptimizerHome>();
 
 /**
- * Zeroed optimizer state for parameters of these lengths, `count` arrays each, in a
- * WebAssembly memory of its own that never grows (so the views stay valid), after two
- * chunk-sized slots for a parameter and its gradient. An update on this state copies only the
- * parameter and the gradient in and the parameter out (three copies of an element where Adam's
- * state in JavaScript arrays takes seven), and the kernel reads and writes the state in place.
- * Each array starts on 16 bytes and is padded to a whole vector, which the kernel's last
+ * Zeroed arrays for parameters of these lengths, `count` each, in a WebAssembly memory of its
+ * own that never grows (so the views stay valid), after two chunk-sized slots for a parameter
+ * and its gradient: an optimizer's state, and a home for the parameter itself. An update on
+ * state and parameter that live here copies only the gradient in (one copy of an element where
+ * Adam's state in JavaScript arrays takes seven), and the kernel reads and writes the rest in
+ * place. Each array starts on 16 bytes and is padded to a whole vector, which the kernel's last
  * vector may write. undefined where the memory cannot be had.
  */
 export function residentOptimizerState(lengths: readonly number[], f64: boolean, count: number): Floats[][] | undefined {
@@ -297,15 +297,18 @@ type Floats = Float32Array | Float64Array;
  * momentum buffer, or Adam's two moments), all of one element type.
  */
 export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state: readonly Floats[]): void {
-  const home = homeOf(state);
+  const home = state.length > 0 ? homeOf(state) : homes.get(p.buffer);
+  const inPlace = home !== undefined && homes.get(p.buffer) === home;
   const s = home ?? instance();
   const f64 = p instanceof Float64Array;
   const view: Floats = f64 ? s.f64 : s.f32;
   const elt = f64 ? 8 : 4, lanes = 16 / elt;
   const k = s.optimizer;
   const n = p.length;
-  // Copied into the slots: the parameter, the gradient, and the state unless it lives there.
-  const copied: Floats[] = home ? [p, g] : [p, g, ...state];
+  // Into slots 0 to 3 go the parameter unless it lives in the home, the gradient, and the
+  // state unless it lives there.
+  const copied: Floats[] = home ? (inPlace ? [g] : [p, g]) : [p, g, ...state];
+  const slot = inPlace ? [1] : home ? [0, 1] : [0, 1, 2, 3];
   const address = [at(0), at(1), at(2), at(3)];
   const c1 = 1 / (1 - Math.pow(u.beta1, u.step)), c2 = 1 / (1 - Math.pow(u.beta2, u.step));
   const l2 = u.type === 'adam' ? u.weightDecay : 0, decoupled = u.type === 'adamw' ? u.lr * u.weightDecay : 0;
@@ -313,9 +316,10 @@ export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state:
     const len = Math.min(CHUNK, n - i), whole = len === n;
     for (let j = 0; j < copied.length; j++) {
       const x = copied[j]!;
-      view.set(whole ? x : x.subarray(i, i + len), at(j) / elt);
+      view.set(whole ? x : x.subarray(i, i + len), at(slot[j]!) / elt);
     }
     if (home) for (let j = 0; j < state.length; j++) address[2 + j] = state[j]!.byteOffset + i * elt;
+    if (inPlace) address[0] = p.byteOffset + i * elt;
     const v = vectors(len, lanes);
     switch (u.type) {
       case 'sgd':
@@ -331,9 +335,9 @@ export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state:
           u.beta1, 1 - u.beta1, u.beta2, 1 - u.beta2, c1, c2, u.eps, decoupled);
         break;
     }
-    // Everything copied in but the gradient (stream 1) was updated.
+    // Everything copied in but the gradient (slot 1) was updated.
     for (let j = 0; j < copied.length; j++) {
-      if (j !== 1) copied[j]!.set(view.subarray(at(j) / elt, at(j) / elt + len), i);
+      if (slot[j] !== 1) copied[j]!.set(view.subarray(at(slot[j]!) / elt, at(slot[j]!) / elt + len), i);
     }
   }
 }
