@@ -301,7 +301,12 @@ function uniform(table: Rules): Rules {
   const out: Partial<Record<Op, Rule<Op>>> = {};
   for (const op of Object.keys(table) as Op[]) {
     const r = table[op] as Rule<Op>;
-    out[op] = { forward: r.forward, backward: r.backward, constant: r.constant, gradAdder: r.gradAdder, gradKernel: r.gradKernel, inputGradAdder: r.inputGradAdder };
+    // Every property of Rule, each present (undefined where a rule has none): a property added to
+    // Rule and not listed here does not compile.
+    const same: { [K in keyof Required<Rule<Op>>]: Rule<Op>[K] } = {
+      forward: r.forward, backward: r.backward, constant: r.constant, gradAdder: r.gradAdder, gradKernel: r.gradKernel, inputGradAdder: r.inputGradAdder,
+    };
+    out[op] = same;
   }
   return out as Rules;
 }

@@ -35,7 +35,6 @@ export class Optimizer {
   steps = 0;
   /** Where the backend keeps each parameter beside its state (see allocateState), if it does. */
   private homes: Tensor[] | null = null;
-  private allocated = false;
   lr: number;
   readonly settings: OptimizerSettings;
 
@@ -111,7 +110,6 @@ export class Optimizer {
    * and the parameters' values moved beside it (the update then copies only the gradient).
    */
   private allocateState(): void {
-    this.allocated = true;
     const first = this.params[0];
     const home = first?.ctx.backend.optimizerState?.(this.params.map((q) => q.tensor), this.stateCount);
     if (!first || !home) return;
@@ -125,7 +123,7 @@ export class Optimizer {
    * allocateState), unless state was given before.
    */
   private stateOf(p: Variable, i: number): Variable[] {
-    if (!this.allocated && this.state.size === 0) this.allocateState();
+    if (this.state.size === 0) this.allocateState();
     let state = this.state.get(stateName(p, i));
     if (!state) {
       state = Array.from({ length: this.stateCount }, () => p.ctx.constant(p.ctx.backend.full(p.shape, 0, p.dtype)));

@@ -362,7 +362,7 @@ export class CpuBackend implements Backend {
 
   full(shape: Shape, value: number, dtype: DType): Tensor {
     if (shape.length === 0) {
-      const out = dtype === 'float32' ? new Float32Array(1) : new Float64Array(1);
+      const out = arrayFor(dtype, 1);
       out[0] = value;
       return this.make(SCALAR, dtype, out);
     }

@@ -297,8 +297,9 @@ type Floats = Float32Array | Float64Array;
  * momentum buffer, or Adam's two moments), all of one element type.
  */
 export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state: readonly Floats[]): void {
-  const home = state.length > 0 ? homeOf(state) : homes.get(p.buffer);
-  const inPlace = home !== undefined && homes.get(p.buffer) === home;
+  const paramHome = homes.get(p.buffer);
+  const home = state.length > 0 ? homeOf(state) : paramHome;
+  const inPlace = home !== undefined && paramHome === home;
   const s = home ?? instance();
   const f64 = p instanceof Float64Array;
   const view: Floats = f64 ? s.f64 : s.f32;
