@@ -310,11 +310,14 @@ test('float32 softmax cross entropy and its gradient: within 2 ulps or 2^-21 per
 const updates: [string, Partial<OptimizerUpdate>][] = [
   ['sgd', { type: 'sgd' }],
   ['sgd + decay', { type: 'sgd', weightDecay: 0.01 }],
-  ['momentum', { type: 'momentum', weightDecay: 0.01 }],
+  ['momentum', { type: 'momentum' }],
+  ['momentum + decay', { type: 'momentum', weightDecay: 0.01 }],
   ['nesterov', { type: 'momentum', nesterov: true }],
+  ['nesterov + decay', { type: 'momentum', nesterov: true, weightDecay: 0.01 }],
   ['adam', { type: 'adam' }],
   ['adam + L2', { type: 'adam', weightDecay: 0.01 }],
   ['adamw', { type: 'adamw', weightDecay: 0.01 }],
+  ['adamw, no decay', { type: 'adamw' }],
 ];
 const base: OptimizerUpdate = { type: 'sgd', lr: 0.01, weightDecay: 0, momentum: 0.9, nesterov: false, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0 };
 const STEPS = 5;
@@ -442,6 +445,8 @@ test('optimizer state under the smallest normal number is stored as 0, on both b
     const min = dtype === 'float32' ? 2 ** -126 : 2 ** -1022;
     // With a zero gradient and β = 0.5, each state value halves exactly: 2 min stays normal,
     // 1.5 min and the subnormals become subnormal and are flushed; NaN and normal values stay.
+    // Adam's second moment is never negative (the optimizer checks 0 <= β2 < 1): it starts
+    // from the magnitudes.
     const before = [2 * min, 1.5 * min, -1.5 * min, -2 * min, min / 4, 0, -0, NaN, 1e-3, -7];
     const want = [min, 0, 0, -min, 0, 0, 0, NaN, 5e-4, -3.5];
     const n = 130; // over the fast backend's threshold for the fused kernel
@@ -455,12 +460,12 @@ test('optimizer state under the smallest normal number is stored as 0, on both b
       const u = { ...base, ...settings, step: 1 };
       for (const backend of [cpu, fastCpu]) {
         const p = backend.full([n], 1, dtype), g = backend.full([n], 0, dtype);
-        const state = (u.type === 'momentum' ? [0] : [0, 1]).map(() => backend.fromData(state0, [n], dtype));
+        const state = (u.type === 'momentum' ? [0] : [0, 1]).map((j) => backend.fromData(j === 1 ? state0.map(Math.abs) : state0, [n], dtype));
         backend.optimizerStep!(u, p, g, state);
         state.forEach((t, j) => {
           const got = t.data();
           for (let i = 0; i < n; i++) {
-            const w = want[i % want.length]!;
+            const w = j === 1 ? Math.abs(want[i % want.length]!) : want[i % want.length]!;
             const expected = Math.abs(w) === 5e-4 && dtype === 'float32' ? Math.fround(w) : w;
             if (!Object.is(got[i], expected) && !(Object.is(expected, 0) && got[i] === 0) && !(Number.isNaN(expected) && Number.isNaN(got[i]))) {
               assert.unreachable(`${backend === cpu ? 'reference' : 'fast'} ${dtype} ${name} state ${j} [${i}]: ${got[i]} from ${state0[i]}, want ${expected}`);

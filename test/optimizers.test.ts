@@ -1,7 +1,7 @@
 // Optimizers against updates worked out by hand, learning-rate schedules, clipping, losses.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { newContext, type Variable } from '../src/index.js';
+import { cpu, fastCpu, newContext, type Variable } from '../src/index.js';
 import { Optimizer, clipByGlobalNorm, scheduledLr } from '../src/layers/optimizers.js';
 import { binaryCrossEntropy, hinge, mse, softmaxCrossEntropy, countCorrect } from '../src/layers/losses.js';
 
@@ -49,6 +49,30 @@ test('frozen parameters are refused by an optimizer', () => {
   const ctx = newContext();
   const p = ctx.variable([1], { requiresGrad: false, name: 'frozen' });
   assert.throws(() => new Optimizer({ type: 'sgd', lr: 0.1 }, [p]), /frozen/);
+});
+
+test('hyperparameters outside the ranges PyTorch accepts are refused, naming the setting', () => {
+  const ctx = newContext();
+  const p = ctx.variable([1], { name: 'p' });
+  for (const [bad, name] of [
+    [{ lr: -0.1 }, 'lr'], [{ lr: NaN }, 'lr'], [{ weight_decay: -1 }, 'weight_decay'], [{ momentum: -0.5 }, 'momentum'],
+    [{ beta1: 1 }, 'beta1'], [{ beta2: 1.5 }, 'beta2'], [{ beta2: -0.1 }, 'beta2'], [{ eps: -1e-8 }, 'eps'],
+  ] as const) {
+    assert.throws(() => new Optimizer({ type: 'adam', lr: 0.1, ...bad }, [p]), (e: Error) => e instanceof RangeError && e.message.startsWith(`optimizer: ${name} is `));
+  }
+  new Optimizer({ type: 'adam', lr: 0, beta1: 0, beta2: 0, eps: 0, momentum: 0, weight_decay: 0 }, [p]);
+});
+
+test('a weight decay of 0 adds nothing, as in PyTorch: an infinite parameter stays infinite, on both backends', () => {
+  for (const device of [cpu, fastCpu]) {
+    for (const type of ['sgd', 'momentum', 'adam', 'adamw'] as const) {
+      const ctx = newContext('float32', { device });
+      // 130 elements: over the fast backend's threshold for its fused kernel
+      const p = ctx.variable(Array.from({ length: 130 }, (_, i) => (i === 0 ? Infinity : 1)), { name: 'p' });
+      new Optimizer({ type, lr: 0.1 }, [p]).step([ctx.constant(new Float32Array(130).fill(0.5))]);
+      assert.is(p.data()[0], Infinity, `${device === cpu ? 'reference' : 'fast'} ${type}`);
+    }
+  }
 });
 
 test('clip_norm scales all gradients by one global factor', () => {

@@ -127,11 +127,12 @@ export interface Backend {
  *   momentum: g' = g + wd p;  v = μ v + g';  p -= lr (nesterov ? g' + μ v : v)
  *   adam:     g' = g + wd p;  m = β1 m + (1-β1) g';  v = β2 v + (1-β2) g'²;  p -= lr m̂ / (√v̂ + ε)
  *   adamw:    as adam with g' = g, then p -= lr wd p_old (decoupled decay)
- * with m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t) at step t (from 1). A state value smaller in
- * magnitude than the smallest normal number of its dtype is stored as 0: where a gradient stays
- * 0 (a dead unit), the buffers decay into subnormal numbers, which x86 processors compute on
- * many times slower, and an update of that size is below half an ulp of any parameter larger
- * than about 1e-26 (float32) anyway.
+ * with m̂ = m / (1 - β1^t), v̂ = v / (1 - β2^t) at step t (from 1) and 0 <= β1, β2 < 1 (so v is
+ * never negative). A decay term whose coefficient (wd, lr wd) is 0 is left out, as PyTorch
+ * does. A state value smaller in magnitude than the smallest normal number of its dtype is
+ * stored as 0: where a gradient stays 0 (a dead unit), the buffers decay into subnormal
+ * numbers, which x86 processors compute on many times slower, and an update of that size is
+ * below half an ulp of any parameter larger than about 1e-26 (float32) anyway.
  */
 export interface OptimizerUpdate {
   type: 'sgd' | 'momentum' | 'adam' | 'adamw';

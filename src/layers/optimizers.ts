@@ -40,6 +40,7 @@ export class Optimizer {
 
   constructor(settings: Partial<OptimizerSettings> & Pick<OptimizerSettings, 'type' | 'lr'>, readonly params: readonly Variable[]) {
     this.settings = { ...defaultOptimizer, ...settings };
+    checkSettings(this.settings);
     this.lr = settings.lr;
     for (const p of params) {
       if (!p.requiresGrad) throw new RangeError(`optimizer: parameter ${p.describe()} is frozen; give an optimizer only trainable parameters`);
@@ -130,6 +131,21 @@ export class Optimizer {
       this.state.set(stateName(p, i), state);
     }
     return state;
+  }
+}
+
+/** The ranges PyTorch's optimizers accept (the fused updates rely on them: Adam's v >= 0). */
+function checkSettings(s: OptimizerSettings): void {
+  const ranges: [keyof OptimizerSettings, number, boolean, string][] = [
+    ['lr', s.lr, s.lr >= 0, '>= 0'],
+    ['weight_decay', s.weight_decay, s.weight_decay >= 0, '>= 0'],
+    ['momentum', s.momentum, s.momentum >= 0, '>= 0'],
+    ['beta1', s.beta1, s.beta1 >= 0 && s.beta1 < 1, 'in [0, 1)'],
+    ['beta2', s.beta2, s.beta2 >= 0 && s.beta2 < 1, 'in [0, 1)'],
+    ['eps', s.eps, s.eps >= 0, '>= 0'],
+  ];
+  for (const [name, value, ok, range] of ranges) {
+    if (!ok) throw new RangeError(`optimizer: ${name} is ${value}; it must be ${range}`);
   }
 }
 

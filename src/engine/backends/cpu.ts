@@ -699,7 +699,7 @@ export class CpuBackend implements Backend {
     const n = p.length;
     const { lr, weightDecay: wd } = u;
     if (u.type === 'sgd') {
-      for (let i = 0; i < n; i++) p[i]! -= lr * (g[i]! + wd * p[i]!);
+      for (let i = 0; i < n; i++) p[i]! -= lr * (wd === 0 ? g[i]! : g[i]! + wd * p[i]!);
       return;
     }
     // State values under the smallest normal number are stored as 0 (backend.ts).
@@ -708,7 +708,7 @@ export class CpuBackend implements Backend {
       const v = this.arr(state[0]!);
       const mu = u.momentum;
       for (let i = 0; i < n; i++) {
-        const gi = g[i]! + wd * p[i]!;
+        const gi = wd === 0 ? g[i]! : g[i]! + wd * p[i]!;
         let vi = mu * v[i]! + gi;
         if (Math.abs(vi) < smallest) vi = 0;
         v[i] = vi;
@@ -722,14 +722,15 @@ export class CpuBackend implements Backend {
     const l2 = u.type === 'adam' ? wd : 0, decoupled = u.type === 'adamw' ? lr * wd : 0;
     for (let i = 0; i < n; i++) {
       const pi = p[i]!;
-      const gi = g[i]! + l2 * pi;
+      const gi = l2 === 0 ? g[i]! : g[i]! + l2 * pi;
       let mi = b1 * m[i]! + (1 - b1) * gi;
       let vi = b2 * v[i]! + (1 - b2) * gi * gi;
       if (Math.abs(mi) < smallest) mi = 0;
       if (Math.abs(vi) < smallest) vi = 0;
       m[i] = mi;
       v[i] = vi;
-      p[i] = pi - (lr * (mi * c1)) / (Math.sqrt(vi * c2) + eps) - decoupled * pi;
+      const pNew = pi - (lr * (mi * c1)) / (Math.sqrt(vi * c2) + eps);
+      p[i] = decoupled === 0 ? pNew : pNew - decoupled * pi;
     }
   }
 }

@@ -13,7 +13,7 @@
 import type { OptimizerUpdate } from '../../backend.js';
 import { FAST_BINARY_OPS, elementwiseBytes, type BinaryForm, type ElementwiseExports, type FastActivation, type FastBinaryOp, type FastUnaryOp } from './elementwise.js';
 import { MAX_PAGES } from './kernels.js';
-import { optimizerBytes, type OptimizerExports } from './optimizer.js';
+import { optimizerBytes, optimizerKernelName, type Decay, type OptimizerExports } from './optimizer.js';
 import { WebAssemblyApi, type WasmMemory, type WasmModule } from './wasm-api.js';
 import { kernelShape } from './workspace.js';
 
@@ -304,7 +304,6 @@ export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state:
   const f64 = p instanceof Float64Array;
   const view: Floats = f64 ? s.f64 : s.f32;
   const elt = f64 ? 8 : 4, lanes = 16 / elt;
-  const k = s.optimizer;
   const n = p.length;
   // Into slots 0 to 3 go the parameter unless it lives in the home, the gradient, and the
   // state unless it lives there.
@@ -312,7 +311,11 @@ export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state:
   const slot = inPlace ? [1] : home ? [0, 1] : [0, 1, 2, 3];
   const address = [at(0), at(1), at(2), at(3)];
   const c1 = 1 / (1 - Math.pow(u.beta1, u.step)), c2 = 1 / (1 - Math.pow(u.beta2, u.step));
-  const l2 = u.type === 'adam' ? u.weightDecay : 0, decoupled = u.type === 'adamw' ? u.lr * u.weightDecay : 0;
+  // Weight decay as the reference applies it: d = lr wd decoupled (adamw), else wd into g.
+  const decoupled = u.type === 'adamw', d = decoupled ? u.lr * u.weightDecay : u.weightDecay;
+  const decay: Decay = d === 0 ? 'none' : decoupled ? 'decoupled' : 'l2';
+  const kind = u.type === 'adamw' ? 'adam' : u.type === 'momentum' && u.nesterov ? 'nesterov' : u.type;
+  const kernel = s.optimizer[optimizerKernelName(kind, decay, f64)];
   for (let i = 0; i < n; i += CHUNK) {
     const len = Math.min(CHUNK, n - i), whole = len === n;
     for (let j = 0; j < copied.length; j++) {
@@ -321,21 +324,8 @@ export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state:
     }
     if (home) for (let j = 0; j < state.length; j++) address[2 + j] = state[j]!.byteOffset + i * elt;
     if (inPlace) address[0] = p.byteOffset + i * elt;
-    const v = vectors(len, lanes);
-    switch (u.type) {
-      case 'sgd':
-        (f64 ? k.sgd_f64 : k.sgd_f32)(address[0]!, address[1]!, v, u.lr, u.weightDecay);
-        break;
-      case 'momentum':
-        (u.nesterov ? (f64 ? k.nesterov_f64 : k.nesterov_f32) : (f64 ? k.momentum_f64 : k.momentum_f32))(
-          address[0]!, address[1]!, address[2]!, v, u.lr, u.weightDecay, u.momentum);
-        break;
-      case 'adam':
-      case 'adamw':
-        (f64 ? k.adam_f64 : k.adam_f32)(address[0]!, address[1]!, address[2]!, address[3]!, v, u.lr, l2,
-          u.beta1, 1 - u.beta1, u.beta2, 1 - u.beta2, c1, c2, u.eps, decoupled);
-        break;
-    }
+    kernel(address[0]!, address[1]!, address[2]!, address[3]!, vectors(len, lanes), u.lr, d,
+      u.momentum, u.beta1, 1 - u.beta1, u.beta2, 1 - u.beta2, c1, c2, u.eps);
     // Everything copied in but the gradient (slot 1) was updated.
     for (let j = 0; j < copied.length; j++) {
       if (slot[j] !== 1) copied[j]!.set(view.subarray(at(slot[j]!) / elt, at(slot[j]!) / elt + len), i);
