@@ -274,38 +274,38 @@ export function isTrailing(small: Shape, big: Shape): boolean {
  * kernel each time, and writing 64 KiB into fresh pages cost 20-30 us against 4-5 us for a
  * buffer of its own (page faults, costly under a hypervisor).
  *
- * A large output's buffer is not zeroed: the kernel writes every element anyway, and zeroing
- * 800 KiB cost 65-115 us where the allocation alone took 15-28 (W4's weight gradient, each
- * step). Kernels that write only some elements take zeroedOutput.
+ * Outputs are not zeroed: the kernels write every element anyway, and zeroing 784 KiB took
+ * 65-115 us where the allocation alone took 15-28 (W4's weight gradient, each step; slabs
+ * unzeroed too: W5 about 0.98 of its time). Kernels that write only some elements (pad,
+ * scatterAdd) take arrays of their own, which are zeroed.
  */
 const SLAB_BYTES = 64 * 1024;
 const SLAB_MAX_ITEM = 16 * 1024;
-let slab = new ArrayBuffer(SLAB_BYTES);
+const unzeroed = (bytes: number): ArrayBuffer => Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+let slab = unzeroed(SLAB_BYTES);
 let slabOffset = 0;
 
-/** Tests set `poison`: every large output then starts as NaN, so an element left unwritten shows. */
+/** Tests set `poison`: every output from a slab or an unzeroed buffer then starts as NaN, so an element left unwritten shows. */
 export const outputChecks = { poison: false };
 
 /** A kernel output of `n` elements, every one of which the kernel writes. */
 export function output(dtype: DType, n: number): TypedArray {
   const bytes = n * (dtype === 'float32' ? 4 : 8);
-  if (bytes <= SLAB_MAX_ITEM) return zeroedOutput(dtype, n);
-  const buffer = Buffer.allocUnsafeSlow(bytes).buffer;
-  const out = dtype === 'float32' ? new Float32Array(buffer, 0, n) : new Float64Array(buffer, 0, n);
-  if (outputChecks.poison) out.fill(NaN);
-  return out;
-}
-
-/** A kernel output of `n` zeros: from a slab when small (slabs are never reused), else an array of its own. */
-export function zeroedOutput(dtype: DType, n: number): TypedArray {
-  const bytes = n * (dtype === 'float32' ? 4 : 8);
-  if (bytes > SLAB_MAX_ITEM || bytes < 64) return arrayFor(dtype, n);
-  if (slabOffset + bytes > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabOffset = 0;
+  if (bytes < 64) return arrayFor(dtype, n);
+  let buffer: ArrayBuffer, offset = 0;
+  if (bytes > SLAB_MAX_ITEM) {
+    buffer = unzeroed(bytes);
+  } else {
+    if (slabOffset + bytes > SLAB_BYTES) {
+      slab = unzeroed(SLAB_BYTES);
+      slabOffset = 0;
+    }
+    buffer = slab;
+    offset = slabOffset;
+    slabOffset += (bytes + 15) & ~15;
   }
-  const out = dtype === 'float32' ? new Float32Array(slab, slabOffset, n) : new Float64Array(slab, slabOffset, n);
-  slabOffset += (bytes + 15) & ~15;
+  const out = dtype === 'float32' ? new Float32Array(buffer, offset, n) : new Float64Array(buffer, offset, n);
+  if (outputChecks.poison) out.fill(NaN);
   return out;
 }
 
@@ -620,7 +620,7 @@ export class CpuBackend implements Backend {
   pad(x: Tensor, before: readonly number[], after: readonly number[]): Tensor {
     const shape = x.shape.map((d, i) => d + before[i]! + after[i]!);
     const src = this.arr(x);
-    const out = zeroedOutput(x.dtype, sizeOf(shape));
+    const out = arrayFor(x.dtype, sizeOf(shape));
     forEachRun(shape, before, x.shape, (at, from, n) => copyRun(src, from, out, at, n));
     return this.make(shape, x.dtype, out);
   }
@@ -665,7 +665,7 @@ export class CpuBackend implements Backend {
     const outer = sizeOf(shape, 0, axis);
     const inner = sizeOf(shape, axis + 1);
     const src = this.arr(g);
-    const out = zeroedOutput(g.dtype, sizeOf(shape));
+    const out = arrayFor(g.dtype, sizeOf(shape));
     for (let o = 0; o < outer; o++) {
       for (let j = 0; j < indices.length; j++) {
         const to = (o * len + indices[j]!) * inner, from = (o * indices.length + j) * inner;
