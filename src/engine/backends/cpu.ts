@@ -285,7 +285,7 @@ const unzeroed = (bytes: number): ArrayBuffer => Buffer.allocUnsafeSlow(bytes).b
 let slab = unzeroed(SLAB_BYTES);
 let slabOffset = 0;
 
-/** Tests set `poison`: every output of `output` then starts as NaN, so an element left unwritten shows. */
+/** Tests set `poison`: every output `output` leaves unzeroed then starts as NaN, so an element left unwritten shows. */
 export const outputChecks = { poison: false };
 
 /** A kernel output of `n` elements, every one of which the kernel writes. */
