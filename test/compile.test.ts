@@ -238,6 +238,29 @@ test('compileValueAndGrad: the loss and the gradients of the eager step (float32
   }
 });
 
+test('a compiled step reads the activations its backward masks by (relu), it does not compute the forward again', () => {
+  const ctx = newContext('float32');
+  const rng = new Rng(4);
+  const W1 = ctx.variable(random(rng, 6 * 5, 0.5), { shape: [6, 5] }), b1 = ctx.variable(random(rng, 5, 0.1));
+  const W2 = ctx.variable(random(rng, 5 * 4, 0.5), { shape: [5, 4] }), b2 = ctx.variable(random(rng, 4, 0.1));
+  const W3 = ctx.variable(random(rng, 4 * 3, 0.5), { shape: [4, 3] }), b3 = ctx.variable(random(rng, 3, 0.1));
+  const params = [W1, b1, W2, b2, W3, b3];
+  const f = (x: Variable, y: Variable) => softmaxCrossEntropy(x.linear(W1, b1).relu().linear(W2, b2).relu().linear(W3, b3), y);
+  const X = ctx.constant(random(rng, 8 * 6), [8, 6]);
+  const Y = ctx.constant(Float32Array.from({ length: 24 }, (_, i) => (i % 3 === 0 ? 1 : 0)), [8, 3]);
+  const step = compileValueAndGrad(f, params);
+  const c = step.compiled(X, Y);
+  for (const [name, g] of [['traced', c.traced], ['compiled', c.graph]] as const) {
+    const count = (op: string) => g.ops().filter((n) => n.op === op).length;
+    // Three layers forward; backward, each weight's gradient and the two inner layers' inputs'.
+    assert.is(count('linear'), 3, `${name}: linear nodes`);
+    assert.is(count('matmul'), 5, `${name}: matmul nodes`);
+    assert.is(count('relu'), 2, `${name}: relu nodes`);
+  }
+  const r = step(X, Y), g = f(X, Y).grad();
+  params.forEach((p, i) => assert.ok(maxRelDiff(r.grads[i]!.data(), g.tensor(p).data()) <= 1e-6));
+});
+
 test('compileValueAndGrad on an unrolled RNN (slices, transposes, stacked steps) matches the eager step', () => {
   const ctx = newContext('float64');
   const rng = new Rng(9);

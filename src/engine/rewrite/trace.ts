@@ -134,9 +134,11 @@ function toGraph(dtype: DType, tracer: TracingBackend, inputs: readonly Variable
   });
   // Variables are numbered as they are made: those older than the trace's inputs were captured.
   const start = inputs[0]!.id;
-  // A captured variable's tensor can also turn up in the provenance of an unrecorded value (the
-  // mask of relu's backward reads the pre-activation): it must become the same capture node.
+  // A variable's tensor can also turn up in the provenance of an unrecorded value (the mask of
+  // relu's backward reads the pre-activation): it must become that variable's node, the same
+  // capture, or the op recorded, not a second computation of the value from the backend's calls.
   const capturedTensors = new Map<Tensor, Variable>();
+  const recordedTensors = new Map<Tensor, Variable>();
   const seen = new Set<Variable>();
   const pending = [...outputs];
   while (pending.length > 0) {
@@ -144,7 +146,10 @@ function toGraph(dtype: DType, tracer: TracingBackend, inputs: readonly Variable
     if (seen.has(v)) continue;
     seen.add(v);
     if (v.id < start) capturedTensors.set(v.tensor, v);
-    else if (v.inputs) pending.push(...v.inputs);
+    else if (v.inputs) {
+      if (!recordedTensors.has(v.tensor)) recordedTensors.set(v.tensor, v);
+      pending.push(...v.inputs);
+    }
   }
   // Nodes through which a gradient can reach an input or a captured variable (not through a
   // comparison or sign: their outputs are constants).
@@ -157,6 +162,8 @@ function toGraph(dtype: DType, tracer: TracingBackend, inputs: readonly Variable
       if (item.op !== null) return item.inputs!;
       return isSymbolic(item.tensor) ? [item.tensor] : [];
     }
+    const recorded = recordedTensors.get(item);
+    if (recorded) return [recorded];
     if (!isSymbolic(item)) return [];
     const made = provenanceOf(item);
     if (!made) throw new TraceError('a traced function used a value of an enclosing trace that is not its argument: pass it as an argument');
@@ -182,6 +189,7 @@ function toGraph(dtype: DType, tracer: TracingBackend, inputs: readonly Variable
       const n = deps[0]!;
       return varying.has(n) ? builder.make('detach', null, [n]) : n;
     }
+    if (recordedTensors.has(item)) return deps[0]!;
     if (!isSymbolic(item)) {
       const v = capturedTensors.get(item);
       return v ? builder.capture(v) : builder.tensor(item, tracer.owns(item) || planConstants.has(item));
