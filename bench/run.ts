@@ -2,15 +2,19 @@
  * `npm run bench`: the shared workloads (W1-W6, ../shared/BENCHMARKS.md) on rmad, printing the
  * shared JSON lines so they compare with the peers' lines from the same sitting.
  * `npm run bench -- --only W4,W4s` runs a subset; `--device gpu` runs on the WebGPU backend.
+ * The training workloads (W2, W4, W4s, W5) run eager (peer `rmad`); `--mode compiled` runs
+ * them compiled whole instead (compileValueAndGrad, peer `rmad-compiled`), as the harness
+ * reports jax-js with and without jit, and `--mode both` runs both, eager first (the second
+ * finds the engine's shared code compiled by V8 already).
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { newContext, type Context } from '../src/index.js';
-import { Optimizer } from '../src/layers/optimizers.js';
-import { D, denseParams, mlpForward, w4Step, w5Step } from './workloads.js';
+import { D, w2Step, w4Step, w5Step, type Mode } from './workloads.js';
 import { version } from '../src/version.js';
 
 const PEER = 'rmad';
+const peerOf = (mode: Mode): string => (mode === 'eager' ? PEER : `${PEER}-${mode}`);
 /** `--name value` or `--name=value`. */
 function flag(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -18,6 +22,8 @@ function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
 const device = flag('device') === 'gpu' ? 'gpu' : 'cpu';
+const modeFlag = flag('mode');
+const modes: Mode[] = modeFlag === 'both' ? ['eager', 'compiled'] : modeFlag === 'compiled' ? ['compiled'] : ['eager'];
 const base = { version, device, node: process.version };
 // data.mjs's selected() reads --only=W1,W3; accept `--only W1,W3` too.
 const only = flag('only');
@@ -44,35 +50,25 @@ await D.guarded('W1', PEER, 'scalar-neuron', 'us_per_fwd_bwd', async () => {
   D.emit('W1', PEER, 'scalar-neuron', 'us_per_fwd_bwd', r.ms * 1e3, D.checkW1(out.s, out.g), { ...base, samples: r.samples, iters: r.iters, s: out.s, grads: out.g });
 });
 
-async function trainMeasure(workload: string, param: string, step: () => number, extra: Record<string, unknown> = {}) {
+async function trainMeasure(workload: string, mode: Mode, param: string, step: () => number) {
   const losses: number[] = [];
   const r = await D.measure(() => { losses.push(step()); }, { warmup: 3, samples: 7, iters: 'auto', targetMs: 50, capMs: 8000 });
   const ok = D.checkLosses(workload, losses) && losses.every(Number.isFinite);
-  D.emit(workload, PEER, param, 'ms_per_step', r.ms, ok, { ...base, samples: r.samples, iters: r.iters, loss0: losses[0], loss1: losses[1], lossLast: losses[losses.length - 1], ...extra });
+  D.emit(workload, peerOf(mode), param, 'ms_per_step', r.ms, ok, { ...base, mode, samples: r.samples, iters: r.iters, loss0: losses[0], loss1: losses[1], lossLast: losses[losses.length - 1] });
+}
+
+/** A training workload in each mode asked for. */
+async function training(workload: string, param: string, makeStep: (ctx: Context, mode: Mode) => () => number) {
+  for (const mode of modes) {
+    await D.guarded(workload, peerOf(mode), param, 'ms_per_step', async () => {
+      if (!D.selected(workload)) return;
+      await trainMeasure(workload, mode, param, makeStep(context(), mode));
+    });
+  }
 }
 
 // ------------------------------------------------------------------ W2
-await D.guarded('W2', PEER, 'mlp2-16-16-1,n100', 'ms_per_step', async () => {
-  if (!D.selected('W2')) return;
-  const d = D.w2Data();
-  const ctx = context();
-  const X = ctx.constant(d.X, [d.n, 2]);
-  const y = ctx.constant(d.y, [d.n, 1]);
-  const params = denseParams(ctx, d.layers);
-  const all = params.flatMap((p) => [p.W, p.b]);
-  const opt = new Optimizer({ type: 'sgd', lr: D.W2cfg.lr }, all);
-  const step = () => {
-    const s = mlpForward(X, params);
-    const data = y.mul(s).rsub(1).relu().mean();
-    let reg = all[0]!.square().sum();
-    for (let i = 1; i < all.length; i++) reg = reg.add(all[i]!.square().sum());
-    const loss = data.add(reg.mul(D.W2cfg.alpha));
-    const g = loss.grad();
-    opt.step(all.map((p) => g.variable(p)));
-    return loss.item();
-  };
-  await trainMeasure('W2', 'mlp2-16-16-1,n100', step);
-});
+await training('W2', 'mlp2-16-16-1,n100', w2Step);
 
 // ------------------------------------------------------------------ W3
 for (const n of D.W3sizes) {
@@ -90,20 +86,11 @@ for (const n of D.W3sizes) {
 // ------------------------------------------------------------------ W4 / W4s
 for (const key of ['big', 'small'] as const) {
   const cfg = D.W4cfg[key];
-  const param = `${cfg.sizes.join('-')},b${cfg.batch}`;
-  await D.guarded(cfg.name, PEER, param, 'ms_per_step', async () => {
-    if (!D.selected(cfg.name)) return;
-    const step = w4Step(context(), cfg);
-    await trainMeasure(cfg.name, param, step);
-  });
+  await training(cfg.name, `${cfg.sizes.join('-')},b${cfg.batch}`, (ctx, mode) => w4Step(ctx, cfg, mode));
 }
 
 // ------------------------------------------------------------------ W5
-await D.guarded('W5', PEER, 'rnn-T50-b32-h128', 'ms_per_step', async () => {
-  if (!D.selected('W5')) return;
-  const step = w5Step(context());
-  await trainMeasure('W5', 'rnn-T50-b32-h128', step);
-});
+await training('W5', 'rnn-T50-b32-h128', w5Step);
 
 // ------------------------------------------------------------------ W6
 await D.guarded('W6', PEER, 'startup', 'ms_wall', async () => {

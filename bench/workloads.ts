@@ -2,7 +2,7 @@
  * The shared workloads' models built with rmad (../shared/peers/WORKLOADS.md): one definition
  * for `npm run bench`, the memory benchmark and the GPU benchmark.
  */
-import type { Context, Variable } from '../src/index.js';
+import { compileValueAndGrad, type Context, type Variable } from '../src/index.js';
 import { softmaxCrossEntropy } from '../src/layers/losses.js';
 import { Optimizer } from '../src/layers/optimizers.js';
 
@@ -31,24 +31,60 @@ export function mlpForward(x: Variable, params: readonly Dense[]): Variable {
   return h;
 }
 
+/**
+ * How a training step runs: `eager` records the graph and walks it back each step (the
+ * default); `compiled` traces the whole step once (compileValueAndGrad, as `rmad train
+ * --compile`) and runs it as a plan of kernels, as jax-js's jit does.
+ */
+export type Mode = 'eager' | 'compiled';
+
+/** A training step: `loss` of `inputs`, its gradients w.r.t. `params`, the optimizer; returns the loss. */
+function trainingStep(loss: (...xs: Variable[]) => Variable, inputs: Variable[], params: Variable[], opt: Optimizer, mode: Mode): () => number {
+  if (mode === 'eager') {
+    return () => {
+      const l = loss(...inputs);
+      const g = l.grad();
+      opt.step(params.map((p) => g.variable(p)));
+      return l.item();
+    };
+  }
+  const valueAndGrad = compileValueAndGrad(loss, params);
+  return () => {
+    const r = valueAndGrad(...inputs);
+    opt.step(r.grads);
+    return r.value.item();
+  };
+}
+
+/** W2's training step: micrograd's MLP on two moons, hinge loss + L2, full batch, SGD. */
+export function w2Step(ctx: Context, mode: Mode = 'eager'): () => number {
+  const d = D.w2Data();
+  const X = ctx.constant(d.X, [d.n, 2]);
+  const y = ctx.constant(d.y, [d.n, 1]);
+  const params = denseParams(ctx, d.layers);
+  const all = params.flatMap((p) => [p.W, p.b]);
+  const loss = (x: Variable, t: Variable): Variable => {
+    const data = t.mul(mlpForward(x, params)).rsub(1).relu().mean();
+    let reg = all[0]!.square().sum();
+    for (let i = 1; i < all.length; i++) reg = reg.add(all[i]!.square().sum());
+    return data.add(reg.mul(D.W2cfg.alpha));
+  };
+  return trainingStep(loss, [X, y], all, new Optimizer({ type: 'sgd', lr: D.W2cfg.lr }, all), mode);
+}
+
 /** W4's (or W4s's) training step at `batch` rows: forward, backward, Adam; returns the loss. */
-export function w4Step(ctx: Context, cfg: import('./common/data.mjs').W4Config): () => number {
+export function w4Step(ctx: Context, cfg: import('./common/data.mjs').W4Config, mode: Mode = 'eager'): () => number {
   const d = D.w4Data(cfg);
   const X = ctx.constant(d.X, [cfg.batch, cfg.sizes[0]!]);
   const Y = ctx.constant(d.Y, [cfg.batch, 10]);
   const params = denseParams(ctx, d.layers);
   const all = params.flatMap((p) => [p.W, p.b]);
   const opt = new Optimizer({ type: 'adam', lr: D.W4cfg.lr, beta1: D.W4cfg.beta1, beta2: D.W4cfg.beta2, eps: D.W4cfg.eps }, all);
-  return () => {
-    const loss = softmaxCrossEntropy(mlpForward(X, params), Y);
-    const g = loss.grad();
-    opt.step(all.map((p) => g.variable(p)));
-    return loss.item();
-  };
+  return trainingStep((x, t) => softmaxCrossEntropy(mlpForward(x, params), t), [X, Y], all, opt, mode);
 }
 
 /** W5's training step: a tanh RNN unrolled over 50 steps, softmax cross entropy, SGD. */
-export function w5Step(ctx: Context): () => number {
+export function w5Step(ctx: Context, mode: Mode = 'eager'): () => number {
   const c = D.W5cfg;
   const d = D.w5Data();
   const Xs = Array.from({ length: c.T }, (_, t) => ctx.constant(d.X.subarray(t * c.batch * c.nin, (t + 1) * c.batch * c.nin), [c.batch, c.nin]));
@@ -59,13 +95,10 @@ export function w5Step(ctx: Context): () => number {
   const Why = ctx.variable(D.transpose(d.Why, c.nout, c.hidden), { shape: [c.hidden, c.nout] });
   const by = ctx.variable(d.by, { shape: [c.nout] });
   const all = [Wxh, Whh, bh, Why, by];
-  const opt = new Optimizer({ type: 'sgd', lr: c.lr }, all);
-  return () => {
+  const loss = (t: Variable): Variable => {
     let h: Variable = ctx.constant(new Float32Array(c.batch * c.hidden), [c.batch, c.hidden]);
-    for (let t = 0; t < c.T; t++) h = Xs[t]!.linear(Wxh, bh, [h, Whh]).tanh();
-    const loss = softmaxCrossEntropy(h.linear(Why, by), Y);
-    const g = loss.grad();
-    opt.step(all.map((p) => g.variable(p)));
-    return loss.item();
+    for (let s = 0; s < c.T; s++) h = Xs[s]!.linear(Wxh, bh, [h, Whh]).tanh();
+    return softmaxCrossEntropy(h.linear(Why, by), t);
   };
+  return trainingStep(loss, [Y], all, new Optimizer({ type: 'sgd', lr: c.lr }, all), mode);
 }
