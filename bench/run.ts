@@ -21,9 +21,16 @@ function flag(name: string): string | undefined {
   if (i >= 0) return process.argv[i + 1];
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 }
-const device = flag('device') === 'gpu' ? 'gpu' : 'cpu';
-const modeFlag = flag('mode');
-const modes: Mode[] = modeFlag === 'both' ? ['eager', 'compiled'] : modeFlag === 'compiled' ? ['compiled'] : ['eager'];
+/** A flag's value among `allowed` (the first when absent); anything else ends the run with one line, exit 2. */
+function choice<T extends string>(name: string, allowed: readonly T[]): T {
+  const v = flag(name) ?? allowed[0]!;
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  process.stderr.write(`bench: --${name} ${v} is not one of ${allowed.join(', ')}\n`);
+  process.exit(2);
+}
+const device = choice('device', ['cpu', 'gpu'] as const);
+const modeFlag = choice('mode', ['eager', 'compiled', 'both'] as const);
+const modes: Mode[] = modeFlag === 'both' ? ['eager', 'compiled'] : [modeFlag];
 const base = { version, device, node: process.version };
 // data.mjs's selected() reads --only=W1,W3; accept `--only W1,W3` too.
 const only = flag('only');
