@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  CompileError, CpuBackend, Profiler, Rng, Tensor, TraceError, compile, compileValueAndGrad, cpu, gradcheck, newContext,
+  CompileError, CpuBackend, FastCpuBackend, Profiler, Rng, Tensor, TraceError, compile, compileValueAndGrad, cpu, gradcheck, newContext,
   printIR, trace, type Backend, type Context, type Variable,
 } from '../src/index.js';
 import { softmaxCrossEntropy } from '../src/layers/losses.js';
@@ -259,6 +259,44 @@ test('a compiled step reads the activations its backward masks by (relu), it doe
   }
   const r = step(X, Y), g = f(X, Y).grad();
   params.forEach((p, i) => assert.ok(maxRelDiff(r.grads[i]!.data(), g.tensor(p).data()) <= 1e-6));
+});
+
+test('a compiled step adds a weight\'s products into its sum inside the kernel, and leaves a sum alone while it is still read', () => {
+  class Counting extends FastCpuBackend {
+    sums = 0;
+    override addMatmulInPlace(acc: Tensor, a: Tensor, b: Tensor, transposeA: boolean, transposeB: boolean): void {
+      this.sums++;
+      super.addMatmulInPlace(acc, a, b, transposeA, transposeB);
+    }
+  }
+  const backend = new Counting();
+  // float32 sums of 128 elements and more stay adds (the fast backend's SIMD kernel), not fused.
+  const ctx = newContext('float32', { device: backend });
+  const rng = new Rng(12);
+  const Wx = ctx.variable(random(rng, 8 * 16, 0.3), { shape: [8, 16] }), Wh = ctx.variable(random(rng, 16 * 16, 0.3), { shape: [16, 16] });
+  const xs = Array.from({ length: 5 }, () => ctx.constant(random(rng, 4 * 8), [4, 8]));
+  const f = (y: Variable) => {
+    let h = ctx.constant(new Float32Array(4 * 16), [4, 16]);
+    for (const x of xs) h = x.matmul(Wx).add(h.matmul(Wh)).tanh();
+    return h.mul(y).sum();
+  };
+  const y = ctx.constant(random(rng, 4 * 16), [4, 16]);
+  const r = compileValueAndGrad(f, [Wx, Wh])(y);
+  // Five products summed for each weight's gradient (4 + 4 adds), and the forward's x Wx + h Wh.
+  assert.ok(backend.sums >= 8, `${backend.sums} sums in place`);
+  const g = f(y).grad();
+  [Wx, Wh].forEach((p, i) => assert.ok(maxRelDiff(r.grads[i]!.data(), g.tensor(p).data()) < 1e-5));
+  // p is read again after the sum: the sum must not be made in p's storage.
+  const W1 = ctx.variable(random(rng, 16 * 16), { shape: [16, 16] }), W2 = ctx.variable(random(rng, 16 * 16), { shape: [16, 16] });
+  const x = ctx.constant(random(rng, 16 * 16), [16, 16]);
+  const h = (v: Variable) => {
+    const p = v.matmul(W1);
+    return p.add(v.matmul(W2)).sum().add(p.square().sum());
+  };
+  const sums = backend.sums;
+  const got = ctx.noGrad(() => compile(h)(x)).item();
+  assert.is(backend.sums, sums, 'no sum in place');
+  assert.ok(Math.abs(got - h(x).item()) <= 1e-5 * Math.abs(got));
 });
 
 test('compileValueAndGrad on an unrolled RNN (slices, transposes, stacked steps) matches the eager step', () => {

@@ -11,7 +11,8 @@
  * as fused loops too, and differentiating it again (createGraph) works as for any op.
  */
 import { apply, Variable, type Context } from '../variable.js';
-import { rules, type Grads, type Op, type Rule } from '../primitives.js';
+import { rules, type Grads, type Op, type Params, type Rule } from '../primitives.js';
+import type { Backend } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 import { CompileError } from './errors.js';
 import { runFused, type FusedProgram } from './fusion.js';
@@ -26,7 +27,18 @@ interface PlanStep {
   out: number;
   /** Slots no later step reads: released after this step, so intermediate tensors can be collected. */
   free: number[];
+  /**
+   * On an add: its second input is the product op(A) op(B) of a skipped matmul step, and its
+   * first a fresh tensor nothing reads afterwards, so the product is added into that tensor's
+   * storage inside the kernel where the backend can (Backend.addMatmulInPlace).
+   */
+  product?: { a: number; b: number; params: Params['matmul'] };
+  /** A matmul whose product an add takes into its sum. */
+  skip?: boolean;
 }
+
+/** Ops whose kernels write a tensor of their own, so that it may be added into in place. */
+const FRESH = new Set<string>(['matmul', 'linear', 'add', 'sub', 'mul']);
 
 /** A graph ready to run: nodes in slots, op nodes as steps in topological order. */
 export class Plan {
@@ -55,6 +67,37 @@ export class Plan {
     const kept = new Set(this.outputs);
     lastUse.forEach((k, i) => {
       if (k >= 0 && !kept.has(i) && nodes[i]!.kind === 'op') this.steps[k]!.free.push(i);
+    });
+    this.sumProducts(nodes, lastUse, kept);
+  }
+
+  /**
+   * Finds the sums acc + op(A) op(B) that can take the product inside the kernel, as the eager
+   * walker sums a weight's gradient: the product read by the add alone, acc a fresh tensor of the
+   * sum's shape that nothing reads afterwards, the matrices 2-d.
+   */
+  private sumProducts(nodes: readonly Node[], lastUse: readonly number[], kept: ReadonlySet<number>): void {
+    const producer = new Map<number, number>();
+    const uses = new Array<number>(nodes.length).fill(0);
+    this.steps.forEach((s, k) => {
+      producer.set(s.out, k);
+      for (const i of s.ins) uses[i]!++;
+    });
+    this.steps.forEach((s, k) => {
+      if (s.op !== 'add' || s.ins.length !== 2) return;
+      const [acc, prod] = s.ins as [number, number];
+      const m = producer.get(prod), a = producer.get(acc);
+      if (m === undefined || a === undefined || acc === prod || kept.has(acc) || kept.has(prod)) return;
+      const mm = this.steps[m]!;
+      if (mm.op !== 'matmul' || uses[prod] !== 1 || lastUse[acc] !== k || !FRESH.has(this.steps[a]!.op)) return;
+      const shape = nodes[s.out]!.shape;
+      const same = (i: number): boolean => nodes[i]!.shape.length === 2 && nodes[i]!.shape.every((d, j) => d === shape[j]);
+      if (shape.length !== 2 || !same(acc) || !same(prod) || !mm.ins.every((i) => nodes[i]!.shape.length === 2)) return;
+      s.product = { a: mm.ins[0]!, b: mm.ins[1]!, params: mm.params as Params['matmul'] };
+      mm.skip = true;
+      // The product's operands are now read at the add.
+      s.free.push(...mm.free);
+      mm.free = [];
     });
   }
 
@@ -102,6 +145,15 @@ export class Plan {
     return c;
   }
 
+  /** acc + op(a) op(b), into acc's storage where the backend can. */
+  private sumProduct(b: Backend, acc: Tensor, x: Tensor, y: Tensor, p: Params['matmul']): Tensor {
+    if (b.addMatmulInPlace) {
+      b.addMatmulInPlace(acc, x, y, p.transposeA, p.transposeB);
+      return acc;
+    }
+    return rules.add.forward(b, [acc, rules.matmul.forward(b, [x, y], p)], null);
+  }
+
   private runVariables(ctx: Context, inputs: readonly Variable[]): Variable[] {
     const vals = new Array<Variable | null>(this.slots).fill(null);
     for (const l of this.leaves) vals[l.slot] = this.leaf(ctx, l.node, inputs);
@@ -124,11 +176,13 @@ export class Plan {
       vals[l.slot] = v.tensor;
     }
     for (const s of this.steps) {
+      if (s.skip) continue;
       const xs = s.ins.map((i) => vals[i]!);
       if (s.op === 'detach') vals[s.out] = xs[0]!;
       else {
         const t0 = prof ? prof.now() : 0;
-        const out = s.op === 'fused' ? runFused(b, xs, s.params as FusedProgram) : rules[s.op].forward(b, xs, s.params as never);
+        const out = s.product ? this.sumProduct(b, xs[0]!, vals[s.product.a]!, vals[s.product.b]!, s.product.params)
+          : s.op === 'fused' ? runFused(b, xs, s.params as FusedProgram) : rules[s.op].forward(b, xs, s.params as never);
         if (prof) prof.record(s.op, prof.now() - t0, out);
         vals[s.out] = out;
       }
