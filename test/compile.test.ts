@@ -297,6 +297,11 @@ test('a compiled step adds a weight\'s products into its sum inside the kernel, 
   const got = ctx.noGrad(() => compile(h)(x)).item();
   assert.is(backend.sums, sums, 'no sum in place');
   assert.ok(Math.abs(got - h(x).item()) <= 1e-5 * Math.abs(got));
+  // The product first and the fresh tensor second: summed in place all the same.
+  const k = (v: Variable) => v.matmul(W1).add(v.mul(v)).sum();
+  const swapped = ctx.noGrad(() => compile(k)(x)).item();
+  assert.is(backend.sums, sums + 1, 'a sum in place');
+  assert.ok(Math.abs(swapped - k(x).item()) <= 1e-5 * Math.abs(swapped));
 });
 
 test('compileValueAndGrad on an unrolled RNN (slices, transposes, stacked steps) matches the eager step', () => {

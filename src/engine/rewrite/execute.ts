@@ -28,11 +28,11 @@ interface PlanStep {
   /** Slots no later step reads: released after this step, so intermediate tensors can be collected. */
   free: number[];
   /**
-   * On an add: its second input is the product op(A) op(B) of a skipped matmul step, and its
-   * first a fresh tensor nothing reads afterwards, so the product is added into that tensor's
-   * storage inside the kernel where the backend can (Backend.addMatmulInPlace).
+   * On an add: one input is the product op(A) op(B) of a skipped matmul step, the other (`acc`)
+   * a fresh tensor nothing reads afterwards, so the product is added into that tensor's storage
+   * inside the kernel where the backend can (Backend.addMatmulInPlace).
    */
-  product?: { a: number; b: number; params: Params['matmul'] };
+  product?: { acc: number; a: number; b: number; params: Params['matmul'] };
   /** A matmul whose product an add takes into its sum. */
   skip?: boolean;
 }
@@ -83,21 +83,23 @@ export class Plan {
       producer.set(s.out, k);
       for (const i of s.ins) uses[i]!++;
     });
-    this.steps.forEach((s, k) => {
-      if (s.op !== 'add' || s.ins.length !== 2) return;
-      const [acc, prod] = s.ins as [number, number];
-      const m = producer.get(prod), a = producer.get(acc);
-      if (m === undefined || a === undefined || acc === prod || kept.has(acc) || kept.has(prod)) return;
+    const takes = (k: number, acc: number, prod: number): boolean => {
+      const s = this.steps[k]!, m = producer.get(prod), a = producer.get(acc);
+      if (m === undefined || a === undefined || acc === prod || kept.has(acc) || kept.has(prod)) return false;
       const mm = this.steps[m]!;
-      if (mm.op !== 'matmul' || uses[prod] !== 1 || lastUse[acc] !== k || !FRESH.has(this.steps[a]!.op)) return;
+      if (mm.op !== 'matmul' || mm.skip || uses[prod] !== 1 || lastUse[acc] !== k || !FRESH.has(this.steps[a]!.op)) return false;
       const shape = nodes[s.out]!.shape;
       const same = (i: number): boolean => nodes[i]!.shape.length === 2 && nodes[i]!.shape.every((d, j) => d === shape[j]);
-      if (shape.length !== 2 || !same(acc) || !same(prod) || !mm.ins.every((i) => nodes[i]!.shape.length === 2)) return;
-      s.product = { a: mm.ins[0]!, b: mm.ins[1]!, params: mm.params as Params['matmul'] };
+      if (shape.length !== 2 || !same(acc) || !same(prod) || !mm.ins.every((i) => nodes[i]!.shape.length === 2)) return false;
+      s.product = { acc, a: mm.ins[0]!, b: mm.ins[1]!, params: mm.params as Params['matmul'] };
       mm.skip = true;
       // The product's operands are now read at the add.
       s.free.push(...mm.free);
       mm.free = [];
+      return true;
+    };
+    this.steps.forEach((s, k) => {
+      if (s.op === 'add' && s.ins.length === 2 && !takes(k, s.ins[0]!, s.ins[1]!)) takes(k, s.ins[1]!, s.ins[0]!);
     });
   }
 
@@ -181,7 +183,7 @@ export class Plan {
       if (s.op === 'detach') vals[s.out] = xs[0]!;
       else {
         const t0 = prof ? prof.now() : 0;
-        const out = s.product ? this.sumProduct(b, xs[0]!, vals[s.product.a]!, vals[s.product.b]!, s.product.params)
+        const out = s.product ? this.sumProduct(b, vals[s.product.acc]!, vals[s.product.a]!, vals[s.product.b]!, s.product.params)
           : s.op === 'fused' ? runFused(b, xs, s.params as FusedProgram) : rules[s.op].forward(b, xs, s.params as never);
         if (prof) prof.record(s.op, prof.now() - t0, out);
         vals[s.out] = out;
