@@ -16,9 +16,9 @@ await build({ ...common, entryPoints: { rmad: 'dist/src/index.js' }, packages: '
 // node_modules they are some hundred files to find, read and compile one by one, 70 ms of
 // every command's start (`rmad train models/mlp.yaml` 725 -> 656 ms). yargs stays outside
 // (src/cli/main.ts requires its CommonJS build, one file already, which finds its locales and
-// the program's package.json from where it lies), as does webgpu (a native addon). What the bundled CommonJS code requires of Node's
-// built-in modules it gets through process.getBuiltinModule (Node 20.16 and later) or
-// createRequire.
+// the program's package.json from where it lies), as does webgpu (a native addon). What the
+// bundled CommonJS code requires of Node's built-in modules it gets through
+// process.getBuiltinModule (Node 20.16 and later) or createRequire.
 await build({
   ...common,
   entryPoints: { cli: 'dist/src/cli/main.js', 'sweep-worker': 'dist/src/train/sweep-worker.js' },

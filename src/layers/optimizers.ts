@@ -136,16 +136,11 @@ export class Optimizer {
 
 /** The ranges PyTorch's optimizers accept (the fused updates rely on them: Adam's v >= 0). */
 function checkSettings(s: OptimizerSettings): void {
-  const ranges: [keyof OptimizerSettings, number, boolean, string][] = [
-    ['lr', s.lr, s.lr >= 0, '>= 0'],
-    ['weight_decay', s.weight_decay, s.weight_decay >= 0, '>= 0'],
-    ['momentum', s.momentum, s.momentum >= 0, '>= 0'],
-    ['beta1', s.beta1, s.beta1 >= 0 && s.beta1 < 1, 'in [0, 1)'],
-    ['beta2', s.beta2, s.beta2 >= 0 && s.beta2 < 1, 'in [0, 1)'],
-    ['eps', s.eps, s.eps >= 0, '>= 0'],
-  ];
-  for (const [name, value, ok, range] of ranges) {
-    if (!ok) throw new RangeError(`optimizer: ${name} is ${value}; it must be ${range}`);
+  const nonNegative = { ok: (v: number) => v >= 0, range: '>= 0' };
+  const unit = { ok: (v: number) => v >= 0 && v < 1, range: 'in [0, 1)' };
+  const ranges = [['lr', nonNegative], ['weight_decay', nonNegative], ['momentum', nonNegative], ['beta1', unit], ['beta2', unit], ['eps', nonNegative]] as const;
+  for (const [name, { ok, range }] of ranges) {
+    if (!ok(s[name])) throw new RangeError(`optimizer: ${name} is ${s[name]}; it must be ${range}`);
   }
 }
 

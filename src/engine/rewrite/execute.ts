@@ -13,7 +13,7 @@
 import { apply, Variable, type Context } from '../variable.js';
 import { rules, type Grads, type Op, type Params, type Rule } from '../primitives.js';
 import type { Backend } from '../backend.js';
-import type { Tensor } from '../tensor.js';
+import { sameShape, type Tensor } from '../tensor.js';
 import { CompileError } from './errors.js';
 import { runFused, type FusedProgram } from './fusion.js';
 import { planConstants, type Graph, type Node } from './ir.js';
@@ -89,8 +89,8 @@ export class Plan {
       const mm = this.steps[m]!;
       if (mm.op !== 'matmul' || mm.skip || uses[prod] !== 1 || lastUse[acc] !== k || !FRESH.has(this.steps[a]!.op)) return false;
       const shape = nodes[s.out]!.shape;
-      const same = (i: number): boolean => nodes[i]!.shape.length === 2 && nodes[i]!.shape.every((d, j) => d === shape[j]);
-      if (shape.length !== 2 || !same(acc) || !same(prod) || !mm.ins.every((i) => nodes[i]!.shape.length === 2)) return false;
+      if (shape.length !== 2 || !sameShape(nodes[acc]!.shape, shape) || !sameShape(nodes[prod]!.shape, shape)) return false;
+      if (!mm.ins.every((i) => nodes[i]!.shape.length === 2)) return false;
       s.product = { acc, a: mm.ins[0]!, b: mm.ins[1]!, params: mm.params as Params['matmul'] };
       mm.skip = true;
       // The product's operands are now read at the add.
