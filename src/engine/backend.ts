@@ -145,3 +145,15 @@ export interface OptimizerUpdate {
   eps: number;
   step: number;
 }
+
+/** Where an update's weight decay goes: into the gradient (l2), onto the parameter (decoupled), or nowhere. */
+export type WeightDecayForm = 'none' | 'l2' | 'decoupled';
+
+/**
+ * An update's weight decay as OptimizerUpdate's formulas apply it, for every backend alike: wd
+ * into the gradient, lr wd decoupled for adamw, and none where that coefficient is 0.
+ */
+export function weightDecayOf(u: OptimizerUpdate): { form: WeightDecayForm; coefficient: number } {
+  const decoupled = u.type === 'adamw', coefficient = decoupled ? u.lr * u.weightDecay : u.weightDecay;
+  return { form: coefficient === 0 ? 'none' : decoupled ? 'decoupled' : 'l2', coefficient };
+}

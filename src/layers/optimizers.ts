@@ -4,7 +4,7 @@
  * no-grad mode, so they work on any backend. Frozen parameters are never given to an
  * optimizer: they get no update, no decay and no state.
  */
-import type { OptimizerUpdate } from '../engine/backend.js';
+import { weightDecayOf, type OptimizerUpdate } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
 import type { Variable } from '../engine/variable.js';
 import type { OptimizerSpec, ScheduleSpec } from '../loaders/spec.js';
@@ -154,7 +154,8 @@ function stateName(p: Variable, i: number): string {
  * fused optimizerStep. It replaces the state variables' values and returns the new parameter.
  */
 function composedUpdate(u: OptimizerUpdate, p: Variable, grad: Variable, state: Variable[]): Variable {
-  const g = u.weightDecay > 0 && u.type !== 'adamw' ? grad.add(p.mul(u.weightDecay)) : grad;
+  const decay = weightDecayOf(u);
+  const g = decay.form === 'l2' ? grad.add(p.mul(decay.coefficient)) : grad;
   switch (u.type) {
     case 'sgd':
       return p.sub(g.mul(u.lr));
@@ -172,7 +173,7 @@ function composedUpdate(u: OptimizerUpdate, p: Variable, grad: Variable, state: 
       const mHat = m.div(1 - Math.pow(u.beta1, u.step));
       const vHat = v.div(1 - Math.pow(u.beta2, u.step));
       const next = p.sub(mHat.div(vHat.sqrt().add(u.eps)).mul(u.lr));
-      return u.type === 'adamw' && u.weightDecay > 0 ? next.sub(p.mul(u.lr * u.weightDecay)) : next;
+      return decay.form === 'decoupled' ? next.sub(p.mul(decay.coefficient)) : next;
     }
   }
 }

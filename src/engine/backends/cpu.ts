@@ -4,7 +4,7 @@
  * that dominate training (same-shape elementwise, scalar and bias broadcasting, last-axis and
  * first-axis reductions).
  */
-import type { Activation, Backend, BinaryOp, OptimizerUpdate, ReduceOp, UnaryOp } from '../backend.js';
+import { weightDecayOf, type Activation, type Backend, type BinaryOp, type OptimizerUpdate, type ReduceOp, type UnaryOp } from '../backend.js';
 import {
   F32_MIN_NORMAL, F64_MIN_NORMAL, Tensor, ShapeError, arrayFor, broadcastShapes, formatShape, reducedShape, sameShape, sizeOf, stridesOf,
   type DType, type Shape, type TypedArray,
@@ -714,9 +714,11 @@ export class CpuBackend implements Backend {
   optimizerStep(u: OptimizerUpdate, param: Tensor, grad: Tensor, state: readonly Tensor[]): void {
     const p = this.arr(param), g = this.arr(grad);
     const n = p.length;
-    const { lr, weightDecay: wd } = u;
+    const { lr } = u;
+    const decay = weightDecayOf(u);
+    const l2 = decay.form === 'l2' ? decay.coefficient : 0, decoupled = decay.form === 'decoupled' ? decay.coefficient : 0;
     if (u.type === 'sgd') {
-      for (let i = 0; i < n; i++) p[i]! -= lr * (wd === 0 ? g[i]! : g[i]! + wd * p[i]!);
+      for (let i = 0; i < n; i++) p[i]! -= lr * (l2 === 0 ? g[i]! : g[i]! + l2 * p[i]!);
       return;
     }
     // State values under the smallest normal number are stored as 0 (backend.ts).
@@ -725,7 +727,7 @@ export class CpuBackend implements Backend {
       const v = this.arr(state[0]!);
       const mu = u.momentum;
       for (let i = 0; i < n; i++) {
-        const gi = wd === 0 ? g[i]! : g[i]! + wd * p[i]!;
+        const gi = l2 === 0 ? g[i]! : g[i]! + l2 * p[i]!;
         let vi = mu * v[i]! + gi;
         if (Math.abs(vi) < smallest) vi = 0;
         v[i] = vi;
@@ -736,7 +738,6 @@ export class CpuBackend implements Backend {
     const m = this.arr(state[0]!), v = this.arr(state[1]!);
     const { beta1: b1, beta2: b2, eps } = u;
     const c1 = 1 / (1 - Math.pow(b1, u.step)), c2 = 1 / (1 - Math.pow(b2, u.step));
-    const l2 = u.type === 'adam' ? wd : 0, decoupled = u.type === 'adamw' ? lr * wd : 0;
     for (let i = 0; i < n; i++) {
       const pi = p[i]!;
       const gi = l2 === 0 ? g[i]! : g[i]! + l2 * pi;

@@ -18,16 +18,15 @@
  * of each step's update (test/fast-cpu-elementwise.test.ts bounds it).
  */
 import { F32_MIN_NORMAL, F64_MIN_NORMAL } from '../../tensor.js';
+import type { WeightDecayForm } from '../../backend.js';
 import { Code, encodeModule, F32, F64, I32, V128, type FunctionDef, type ValType } from './encoder.js';
 
 export type OptimizerKind = 'sgd' | 'momentum' | 'nesterov' | 'adam';
 /**
- * How weight decay enters: not at all (a weight decay of 0), into the gradient (g' = g + wd p),
- * or decoupled from it (adamw: p -= d p). A kernel for each, as PyTorch skips the decay when it
- * is 0: each term dropped is two operations of the thirty-odd an Adam vector takes.
+ * A kernel for each form of weight decay (weightDecayOf), as PyTorch skips the decay when it is
+ * 0: each term dropped is two operations of the thirty-odd an Adam vector takes.
  */
-export type Decay = 'none' | 'l2' | 'decoupled';
-export type OptimizerKernelName = `${OptimizerKind}_${Decay}_f${32 | 64}`;
+export type OptimizerKernelName = `${OptimizerKind}_${WeightDecayForm}_f${32 | 64}`;
 
 /**
  * Every kernel takes the same arguments and reads those its update needs: addresses in bytes
@@ -38,13 +37,13 @@ export type OptimizerKernel = (p: number, g: number, s0: number, s1: number, vec
   momentum: number, b1: number, oneMinusB1: number, b2: number, oneMinusB2: number, c1: number, c2: number, eps: number) => void;
 export type OptimizerExports = Record<OptimizerKernelName, OptimizerKernel>;
 
-export const optimizerKernelName = (kind: OptimizerKind, decay: Decay, f64: boolean): OptimizerKernelName =>
+export const optimizerKernelName = (kind: OptimizerKind, decay: WeightDecayForm, f64: boolean): OptimizerKernelName =>
   `${kind}_${decay}_f${f64 ? 64 : 32}`;
 
 const ADDRESSES = 4, SCALARS = 10;
 
 /** The update with this decay for one element type: float32 (f32x4) or float64 (f64x2). */
-function update(kind: OptimizerKind, decay: Decay, elt: 4 | 8): Code {
+function update(kind: OptimizerKind, decay: WeightDecayForm, elt: 4 | 8): Code {
   const T: 'f32x4' | 'f64x2' = elt === 4 ? 'f32x4' : 'f64x2';
   const F = elt === 4 ? F32 : F64;
   const c = new Code([...Array<ValType>(ADDRESSES).fill(I32), I32, ...Array<ValType>(SCALARS).fill(F)]);

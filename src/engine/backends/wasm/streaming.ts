@@ -10,10 +10,10 @@
  * is shared with worker threads and grows to the largest product, and copies into a
  * SharedArrayBuffer measured 30% slower.
  */
-import type { OptimizerUpdate } from '../../backend.js';
+import { weightDecayOf, type OptimizerUpdate } from '../../backend.js';
 import { FAST_BINARY_OPS, elementwiseBytes, type BinaryForm, type ElementwiseExports, type FastActivation, type FastBinaryOp, type FastUnaryOp } from './elementwise.js';
 import { MAX_PAGES } from './kernels.js';
-import { optimizerBytes, optimizerKernelName, type Decay, type OptimizerExports } from './optimizer.js';
+import { optimizerBytes, optimizerKernelName, type OptimizerExports } from './optimizer.js';
 import { WebAssemblyApi, type WasmMemory, type WasmModule } from './wasm-api.js';
 import { kernelShape } from './workspace.js';
 
@@ -311,9 +311,7 @@ export function optimizerUpdate(u: OptimizerUpdate, p: Floats, g: Floats, state:
   const slot = inPlace ? [1] : home ? [0, 1] : [0, 1, 2, 3];
   const address = [at(0), at(1), at(2), at(3)];
   const c1 = 1 / (1 - Math.pow(u.beta1, u.step)), c2 = 1 / (1 - Math.pow(u.beta2, u.step));
-  // Weight decay as the reference applies it: d = lr wd decoupled (adamw), else wd into g.
-  const decoupled = u.type === 'adamw', d = decoupled ? u.lr * u.weightDecay : u.weightDecay;
-  const decay: Decay = d === 0 ? 'none' : decoupled ? 'decoupled' : 'l2';
+  const { form: decay, coefficient: d } = weightDecayOf(u);
   const kind = u.type === 'adamw' ? 'adam' : u.type === 'momentum' && u.nesterov ? 'nesterov' : u.type;
   const kernel = s.optimizer[optimizerKernelName(kind, decay, f64)];
   for (let i = 0; i < n; i += CHUNK) {
