@@ -15,7 +15,7 @@
  */
 import { createWebGpuBackend, NoGpuError, type WebGpuBackend } from '../src/engine/backends/webgpu/index.js';
 import type { Tensor } from '../src/engine/tensor.js';
-import { D } from './workloads.js';
+import { D } from '../src/bench/workloads.js';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((p, q) => p - q);

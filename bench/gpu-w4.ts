@@ -6,7 +6,7 @@
  *   node dist/bench/gpu-w4.js [--batch 4096] [--quick]
  */
 import { newContext } from '../src/index.js';
-import { D, w4Step } from './workloads.js';
+import { D, w4Step } from '../src/bench/workloads.js';
 
 const argv = process.argv.slice(2);
 const at = argv.indexOf('--batch');

@@ -16,7 +16,7 @@ import type { Tensor } from '../src/engine/tensor.js';
 import type { FastUnaryOp } from '../src/engine/backends/wasm/elementwise.js';
 import { unaryF32 } from '../src/engine/backends/wasm/streaming.js';
 import { newContext, type Backend } from '../src/index.js';
-import { D, w4Step, w5Step } from './workloads.js';
+import { D, w4Step, w5Step } from '../src/bench/workloads.js';
 
 
 const arg = (name: string): string | undefined =>

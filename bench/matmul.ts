@@ -21,7 +21,7 @@ import {
 import { Code, encodeModule, I32, V128 } from '../src/engine/backends/wasm/encoder.js';
 import { WebAssemblyApi } from '../src/engine/backends/wasm/wasm-api.js';
 import { kernelShape, localWorkspace } from '../src/engine/backends/wasm/workspace.js';
-import { D } from './workloads.js';
+import { D } from '../src/bench/workloads.js';
 
 const arg = (name: string): string | undefined =>
   process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);

@@ -3,7 +3,7 @@
  * prints RSS every 200 steps, so a per-step leak shows as a climb. Run `node dist/bench/memory.js`.
  */
 import { newContext } from '../src/index.js';
-import { D, w4Step } from './workloads.js';
+import { D, w4Step } from '../src/bench/workloads.js';
 
 const train = w4Step(newContext('float32'), D.W4cfg.big);
 const steps = Number(process.argv[2] ?? 2000);

@@ -1,7 +1,7 @@
 /**
  * `node dist/bench/rewrite.js`: what compiling (tracing, rewrite rules, fusion) does to a training
  * step, on the shared workloads W2, W4s and W5 (../shared/peers/WORKLOADS.md, data from
- * bench/common/data.mjs) and the digits MLP (models/digits.yaml): op nodes and kernels per step,
+ * src/bench/data.ts) and the digits MLP (models/digits.yaml): op nodes and kernels per step,
  * and time per step, eager against compiled, measured alternately in one sitting so the ratio
  * holds however loaded the machine is. Then a long-form expression, 2 / (1 + e^-x) over 1e6
  * elements, against its short form 2·σ(x). `--json` prints one JSON line per result.
@@ -15,7 +15,7 @@ import { Optimizer } from '../src/layers/optimizers.js';
 import { lossFor, softmaxCrossEntropy } from '../src/layers/losses.js';
 import { loadModelFile } from '../src/loaders/modelfile.js';
 import { setup } from '../src/train/trainer.js';
-import { D, denseParams, mlpForward } from './workloads.js';
+import { D, denseParams, mlpForward } from '../src/bench/workloads.js';
 
 const json = process.argv.includes('--json');
 const root = fileURLToPath(new URL('../..', import.meta.url));

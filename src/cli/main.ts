@@ -14,6 +14,7 @@ import { gradcheckCommand } from './gradcheck.js';
 import { graphCommand } from './graph.js';
 import { sweepCommand } from './sweep.js';
 import { compareCommand } from './compare.js';
+import { benchCommand } from './bench.js';
 
 /**
  * yargs's CommonJS build: one file of its own, where its ES modules are some thirty loaded one
@@ -22,7 +23,7 @@ import { compareCommand } from './compare.js';
 const yargs = createRequire(import.meta.url)('yargs') as typeof Yargs;
 
 /** Every command; each file owns its flags' types, so the list only knows them as commands. */
-const commands = [trainCommand, evalCommand, predictCommand, validateCommand, renderCommand, schemaCommand, gradcheckCommand, graphCommand, sweepCommand, compareCommand];
+const commands = [trainCommand, evalCommand, predictCommand, validateCommand, renderCommand, schemaCommand, gradcheckCommand, graphCommand, sweepCommand, compareCommand, benchCommand];
 
 export async function main(argv: readonly string[]): Promise<void> {
   // A reader that went away (`rmad ... | head`) ends the output, not the program with a trace.

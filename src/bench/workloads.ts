@@ -1,12 +1,14 @@
 /**
- * The shared workloads' models built with rmad (../shared/peers/WORKLOADS.md): one definition
- * for `npm run bench`, the memory benchmark and the GPU benchmark.
+ * The shared workloads' models built with rmad (WORKLOADS.md of the peers' harness): one
+ * definition for `rmad bench`, the memory benchmark and the GPU benchmark.
  */
-import { compileValueAndGrad, type Context, type Variable } from '../src/index.js';
-import { softmaxCrossEntropy } from '../src/layers/losses.js';
-import { Optimizer } from '../src/layers/optimizers.js';
+import type { Context, Variable } from '../engine/variable.js';
+import { compileValueAndGrad } from '../engine/rewrite/compile.js';
+import { softmaxCrossEntropy } from '../layers/losses.js';
+import { Optimizer } from '../layers/optimizers.js';
+import * as D from './data.js';
 
-export const D = (await import(new URL('../../bench/common/data.mjs', import.meta.url).href)) as typeof import('./common/data.mjs');
+export { D };
 
 export interface Dense {
   W: Variable;
@@ -73,7 +75,7 @@ export function w2Step(ctx: Context, mode: Mode = 'eager'): () => number {
 }
 
 /** W4's (or W4s's) training step at `batch` rows: forward, backward, Adam; returns the loss. */
-export function w4Step(ctx: Context, cfg: import('./common/data.mjs').W4Config, mode: Mode = 'eager'): () => number {
+export function w4Step(ctx: Context, cfg: D.W4Config, mode: Mode = 'eager'): () => number {
   const d = D.w4Data(cfg);
   const X = ctx.constant(d.X, [cfg.batch, cfg.sizes[0]!]);
   const Y = ctx.constant(d.Y, [cfg.batch, 10]);
