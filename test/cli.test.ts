@@ -66,6 +66,7 @@ badInput('freeze names no layer', { 'm.yaml': model({ rest: 'freeze: [hiden]\n' 
 badInput('everything frozen', { 'm.yaml': model({ rest: 'freeze: [hidden, head]\n' }) }, /^m\.yaml:\d+:\d+: freeze: every parameter is frozen/);
 badInput('--set on an unknown path', { 'm.yaml': model() }, /^--set model\.layers\.hiden\.units=4: no layer named 'hiden'; did you mean 'hidden'\?$/, ['--set', 'model.layers.hiden.units=4']);
 badInput('unknown flag', { 'm.yaml': model() }, /^rmad: Unknown argument: epochs; see rmad --help$/, ['--epochs', '3']);
+badInput('a flag without its value', { 'm.yaml': model() }, /^rmad: Not enough arguments following: out; see rmad --help$/, ['--out']);
 
 test('bad input: an unwritable output folder', () => {
   const dir = workspace({ 'data.csv': csv, 'm.yaml': model(), blocker: 'a file' });

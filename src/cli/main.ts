@@ -43,8 +43,9 @@ export async function main(argv: readonly string[]): Promise<void> {
     .help()
     .wrap(Math.min(100, process.stdout.columns ?? 100))
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new UsageError(msg);
+      // yargs' own parse errors (a flag without its value) are usage errors too.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(err?.message ?? msg);
     });
   for (const c of commands) parser.command(c as unknown as CommandModule);
   try {
