@@ -25,3 +25,4 @@ export { Profiler } from './engine/profile.js';
 export { Rng } from './engine/random.js';
 export * from './engine/functions.js';
 export * from './engine/rewrite/index.js';
+export * from './layers/index.js';

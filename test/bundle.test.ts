@@ -12,9 +12,10 @@ const smoke = fileURLToPath(new URL('../../test/fixtures/bundle-smoke.mjs', impo
 test('import rmad loads the bundle; gradients, threaded products and the GPU worker run from it', () => {
   const r = spawnSync(process.execPath, [smoke], { encoding: 'utf8', env: { ...process.env, RMAD_THREADS: '2' } });
   assert.is(r.status, 0, r.stderr);
-  const out = JSON.parse(r.stdout) as { resolved: string; grad: number; matmulError: number; gpu: number[] | string };
+  const out = JSON.parse(r.stdout) as { resolved: string; grad: number; missing: string[]; matmulError: number; gpu: number[] | string };
   assert.match(out.resolved, /\/dist\/src\/rmad\.js$/);
   assert.is(out.grad, 6);
+  assert.equal(out.missing, [], 'exported');
   assert.is(out.matmulError, 0, 'exact dyadic products');
   if (process.env.RMAD_REQUIRE_GPU === '1') assert.equal(out.gpu, [2, 4, 6]);
   else if (out.gpu === 'no adapter') console.log('webgpu: no adapter; the bundle\'s GPU worker was not started');

@@ -6,7 +6,8 @@
  */
 import { weightDecayOf, type OptimizerUpdate } from '../engine/backend.js';
 import type { Tensor } from '../engine/tensor.js';
-import type { Variable } from '../engine/variable.js';
+import { Gradients } from '../engine/autograd.js';
+import type { Value, Variable } from '../engine/variable.js';
 import type { OptimizerSpec, ScheduleSpec } from '../loaders/spec.js';
 
 /** The learning rate at the start of epoch `epoch` (0-based). */
@@ -47,13 +48,20 @@ export class Optimizer {
     }
   }
 
-  /** One update from the gradients `grads[i]` of `params[i]`. */
-  step(grads: readonly Variable[]): void {
+  /**
+   * One update: `grads[i]` is the gradient of params[i], or `grads` is a loss's Gradients
+   * (`loss.grad()`), from which each parameter's is taken.
+   */
+  step(grads: readonly Variable[] | Gradients<Value>): void {
     const ctx = this.params[0]?.ctx;
     if (!ctx) return;
+    const given = grads instanceof Gradients ? this.params.map((p) => grads.variable(p)) : grads;
+    if (given.length !== this.params.length) {
+      throw new RangeError(`optimizer: ${given.length} gradients for ${this.params.length} parameters; give one per parameter, in the same order`);
+    }
     const run = (): void => ctx.noGrad(() => {
       const s = this.settings;
-      const gs = s.clip_norm !== null ? clipByGlobalNorm(grads, s.clip_norm) : grads;
+      const gs = s.clip_norm !== null ? clipByGlobalNorm(given, s.clip_norm) : given;
       this.steps++;
       const update: OptimizerUpdate = {
         type: s.type, lr: this.lr, weightDecay: s.weight_decay, momentum: s.momentum, nesterov: s.nesterov,
