@@ -33,36 +33,11 @@ const threads = Number(arg('threads') ?? 2);
 /** rmad's peer name: rmad-1t, rmad-2t, with -fma when the kernels use relaxed multiply-add. */
 const rmad = (threadCount: number): string => `rmad-${threadCount}t${kernelShape(4).fma ? '-fma' : ''}`;
 
-const nowMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+const { median, nowMs } = D;
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((p, q) => p - q);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-interface Measured {
-  readonly ms: number;
-  readonly samples: number;
-  readonly iters: number;
-}
-
-/** WORKLOADS.md timing: warm-up calls, one calibration call, then samples of ~targetMs; median. */
-function measure(fn: () => unknown, { warmup = 2, samples = 7, targetMs = 100, capMs = 12000 } = {}): Measured {
-  for (let i = 0; i < warmup; i++) fn();
-  const t0 = nowMs();
-  fn();
-  const per = nowMs() - t0;
-  const iters = Math.max(1, Math.round(targetMs / Math.max(per, 1e-4)));
-  if (per * iters * samples > capMs) samples = Math.max(3, Math.floor(capMs / (per * iters)));
-  const times: number[] = [];
-  for (let s = 0; s < samples; s++) {
-    const start = nowMs();
-    for (let i = 0; i < iters; i++) fn();
-    times.push((nowMs() - start) / iters);
-  }
-  return { ms: median(times), samples, iters };
-}
+/** WORKLOADS.md timing (src/bench/data.ts), with W3's samples of about 100 ms. */
+const measure = (fn: () => void, options: { targetMs?: number; capMs?: number } = {}): D.Measured =>
+  D.measure(fn, { warmup: 2, samples: 7, iters: 'auto', targetMs: options.targetMs ?? 100, capMs: options.capMs ?? 12000 });
 
 function emit(workload: string, peer: string, param: string, metric: string, value: number, ok: boolean, info: object): void {
   const rec = { workload, peer, param, metric, value: Number.isFinite(value) ? +value.toPrecision(6) : null, ok, info };

@@ -15,7 +15,7 @@ import { Optimizer } from '../src/layers/optimizers.js';
 import { lossFor, softmaxCrossEntropy } from '../src/layers/losses.js';
 import { loadModelFile } from '../src/loaders/modelfile.js';
 import { setup } from '../src/train/trainer.js';
-import { D, denseParams, mlpForward } from '../src/bench/workloads.js';
+import { D, denseParams, mlpForward, w5Params } from '../src/bench/workloads.js';
 
 const json = process.argv.includes('--json');
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -69,12 +69,7 @@ function w5(dtype: DType): Workload {
   const c = D.W5cfg;
   const d = D.w5Data();
   const ctx = newContext(dtype);
-  const Wxh = ctx.variable(D.transpose(d.Wxh, c.hidden, c.nin), { shape: [c.nin, c.hidden] });
-  const Whh = ctx.variable(D.transpose(d.Whh, c.hidden, c.hidden), { shape: [c.hidden, c.hidden] });
-  const bh = ctx.variable(d.bh, { shape: [c.hidden] });
-  const Why = ctx.variable(D.transpose(d.Why, c.nout, c.hidden), { shape: [c.hidden, c.nout] });
-  const by = ctx.variable(d.by, { shape: [c.nout] });
-  const all = [Wxh, Whh, bh, Why, by];
+  const { Wxh, Whh, bh, Why, by, all } = w5Params(ctx, d);
   // The sequence as one input [T, batch, nin]; each step reads its slice, as layers.ts does.
   const loss = (X: Variable, Y: Variable) => {
     let h = ctx.constant(new Float64Array(c.batch * c.hidden), [c.batch, c.hidden]);

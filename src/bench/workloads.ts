@@ -85,18 +85,24 @@ export function w4Step(ctx: Context, cfg: D.W4Config, mode: Mode = 'eager'): () 
   return trainingStep((x, t) => softmaxCrossEntropy(mlpForward(x, params), t), [X, Y], all, opt, mode);
 }
 
+/** W5's parameters, weights as [in, out]: the input and recurrent weights, the hidden bias, the head. */
+export function w5Params(ctx: Context, d: ReturnType<typeof D.w5Data>) {
+  const c = D.W5cfg;
+  const Wxh = ctx.variable(D.transpose(d.Wxh, c.hidden, c.nin), { shape: [c.nin, c.hidden] });
+  const Whh = ctx.variable(D.transpose(d.Whh, c.hidden, c.hidden), { shape: [c.hidden, c.hidden] });
+  const bh = ctx.variable(d.bh, { shape: [c.hidden] });
+  const Why = ctx.variable(D.transpose(d.Why, c.nout, c.hidden), { shape: [c.hidden, c.nout] });
+  const by = ctx.variable(d.by, { shape: [c.nout] });
+  return { Wxh, Whh, bh, Why, by, all: [Wxh, Whh, bh, Why, by] };
+}
+
 /** W5's training step: a tanh RNN unrolled over 50 steps, softmax cross entropy, SGD. */
 export function w5Step(ctx: Context, mode: Mode = 'eager'): () => number {
   const c = D.W5cfg;
   const d = D.w5Data();
   const Xs = Array.from({ length: c.T }, (_, t) => ctx.constant(d.X.subarray(t * c.batch * c.nin, (t + 1) * c.batch * c.nin), [c.batch, c.nin]));
   const Y = ctx.constant(d.Y, [c.batch, c.nout]);
-  const Wxh = ctx.variable(D.transpose(d.Wxh, c.hidden, c.nin), { shape: [c.nin, c.hidden] });
-  const Whh = ctx.variable(D.transpose(d.Whh, c.hidden, c.hidden), { shape: [c.hidden, c.hidden] });
-  const bh = ctx.variable(d.bh, { shape: [c.hidden] });
-  const Why = ctx.variable(D.transpose(d.Why, c.nout, c.hidden), { shape: [c.hidden, c.nout] });
-  const by = ctx.variable(d.by, { shape: [c.nout] });
-  const all = [Wxh, Whh, bh, Why, by];
+  const { Wxh, Whh, bh, Why, by, all } = w5Params(ctx, d);
   const loss = (t: Variable): Variable => {
     let h: Variable = ctx.constant(new Float32Array(c.batch * c.hidden), [c.batch, c.hidden]);
     for (let s = 0; s < c.T; s++) h = Xs[s]!.linear(Wxh, bh, [h, Whh]).tanh();
