@@ -67,6 +67,19 @@ badInput('everything frozen', { 'm.yaml': model({ rest: 'freeze: [hidden, head]\
 badInput('--set on an unknown path', { 'm.yaml': model() }, /^--set model\.layers\.hiden\.units=4: no layer named 'hiden'; did you mean 'hidden'\?$/, ['--set', 'model.layers.hiden.units=4']);
 badInput('unknown flag', { 'm.yaml': model() }, /^rmad: Unknown argument: epochs; see rmad --help$/, ['--epochs', '3']);
 badInput('a flag without its value', { 'm.yaml': model() }, /^rmad: Not enough arguments following: out; see rmad --help$/, ['--out']);
+badInput('a value outside a flag\'s choices', { 'm.yaml': model() }, /^rmad: --device: "tpu" is not one of "cpu", "gpu"; see rmad --help$/, ['--device', 'tpu']);
+
+test('bad input: an unknown command, a required flag left out: one line each, exit 2', () => {
+  for (const [args, expected] of [
+    [['frobnicate'], /^rmad: unknown command 'frobnicate'; the commands are train, eval, .*bench; see rmad --help$/],
+    [['compare', 'a.jsonl', 'b.jsonl'], /^rmad: Missing required argument: metric; name the metric to compare, e\.g\. --metric val\.loss; see rmad --help$/],
+  ] as const) {
+    const r = rmad(args, workspace({}));
+    assert.is(r.code, 2, r.stderr);
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), expected);
+  }
+});
 
 test('bad input: an unwritable output folder', () => {
   const dir = workspace({ 'data.csv': csv, 'm.yaml': model(), blocker: 'a file' });

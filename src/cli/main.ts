@@ -32,6 +32,13 @@ export async function main(argv: readonly string[]): Promise<void> {
     throw e;
   });
   let code: number = EXIT.ok;
+  const first = argv[0];
+  const names = commands.map((c) => String(c.command).split(' ')[0]!);
+  if (first !== undefined && !first.startsWith('-') && !names.includes(first)) {
+    process.stderr.write(`rmad: unknown command '${first}'; the commands are ${names.join(', ')}; see rmad --help\n`);
+    process.exitCode = EXIT.input;
+    return;
+  }
   const parser: Argv = yargs([...argv])
     .scriptName('rmad')
     .usage('$0 <command> [options]')
@@ -45,14 +52,14 @@ export async function main(argv: readonly string[]): Promise<void> {
     .fail((msg, err) => {
       // yargs' own parse errors (a flag without its value) are usage errors too.
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError(err?.message ?? msg);
+      throw new UsageError(usageLines(err?.message ?? msg));
     });
   for (const c of commands) parser.command(c as unknown as CommandModule);
   try {
     await parser.parseAsync();
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`rmad: ${e.message}; see rmad --help\n`);
+      for (const line of e.message.split('\n')) process.stderr.write(`rmad: ${line}; see rmad --help\n`);
       code = EXIT.input;
     } else code = reportError(e);
   }
@@ -60,3 +67,13 @@ export async function main(argv: readonly string[]): Promise<void> {
 }
 
 class UsageError extends Error {}
+
+/**
+ * yargs' message as one line per problem: each invalid choice as `--flag: "given" is not one of
+ * ...`, and a message yargs wraps over lines (a required flag and its hint) joined into one.
+ */
+function usageLines(message: string): string {
+  const invalid = [...message.matchAll(/Argument: (\S+), Given: (.*), Choices: (.*)/g)];
+  if (invalid.length > 0) return invalid.map(([, name, given, choices]) => `--${name}: ${given} is not one of ${choices}`).join('\n');
+  return message.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('; ');
+}
