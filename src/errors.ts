@@ -12,11 +12,14 @@ export class InputError extends Error {
     super(message);
   }
 
-  /** The one line the command line prints. */
+  /** The one line the command line prints; control characters (a binary file's) as escapes. */
   line(): string {
-    return this.where ? `${this.where}: ${this.message}` : this.message;
+    return printable(this.where ? `${this.where}: ${this.message}` : this.message);
   }
 }
+
+const printable = (text: string): string =>
+  text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 
 /** Several input errors found in one pass (a model file with three bad keys reports all three). */
 export class InputErrors extends InputError {

@@ -74,6 +74,26 @@ test('error: missing file names the path and what to check', () => {
   assert.match(e.message, 'data.path');
 });
 
+test('error: a file given by a flag names the flag, not data.path', () => {
+  const e = inputError(() => readCsv(`${fixtures}no-such.csv`, { target: 'y' }, '--input'));
+  assert.is(e.message, 'CSV file not found; check --input');
+  assert.is(inputError(() => readCsv(fixtures, {}, '--data')).message, 'this is a folder, not a CSV file; point --data at the .csv file');
+});
+
+test('mixed line endings: rows appended with another line end are rows of their own', () => {
+  const t = parseCsv('a,y\r\n1,p\r\n2,q\n3,p\r4,q\r\n', 'mixed.csv', { target: 'y' });
+  assert.equal([...t.x], [1, 2, 3, 4]);
+  const e = inputError(() => parseCsv('a,y\r\n1,p\n2,q,r\r\n', 'mixed.csv', { target: 'y' }));
+  assert.is(e.where, 'mixed.csv:3', 'the file line of the ragged row');
+});
+
+test('error: a binary file is quoted printably and briefly', () => {
+  const garbage = `a,y\n\u0001\u0002${'\u0000'.repeat(100)},p\n`;
+  const e = inputError(() => parseCsv(garbage, 'bin.csv', { target: 'y' }));
+  assert.not.match(e.line(), /[\u0000-\u001f]/, 'no control characters');
+  assert.match(e.line(), /^bin\.csv:2:a: '\\x01\\x02(\\x00){38}\.\.\.' is not a number/);
+});
+
 test('error: empty file', () => {
   const path = `${fixtures}empty.csv`;
   const e = inputError(() => readCsv(path, { target: 'y' }));

@@ -43,6 +43,11 @@ const bytes = (a: Float64Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a
 const allBytes = (d: LoadedData): Buffer =>
   Buffer.concat([d.splits.train, d.splits.val, d.splits.test].flatMap((s) => (s ? [bytes(s.x), bytes(s.y)] : [])));
 
+test('an absolute data.path is taken as it is, not joined onto the model file\'s folder', () => {
+  const d = loadData(iris({ path: join(root, 'datasets/iris.csv') }), '/elsewhere', new Rng(0));
+  assert.equal(allBytes(d), allBytes(loadData(iris(), root, new Rng(0))));
+});
+
 test('iris: split sizes, one-hot labels, classes, shapes', () => {
   const d = loadData(iris(), root, new Rng(0));
   assert.equal(d.classes, ['setosa', 'versicolor', 'virginica']);

@@ -39,15 +39,19 @@ interface ParsedRecord {
   info: { lines: number };
 }
 
-/** Reads `path`; `where` in errors is `path` itself (pass it as the user wrote it). */
-export function readCsv(path: string, columns: CsvColumns): Table {
+/**
+ * Reads `path`; `where` in errors is `path` itself (pass it as the user wrote it), and `from`
+ * names the setting or flag that gave it.
+ */
+export function readCsv(path: string, columns: CsvColumns, from = 'data.path'): Table {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new InputError('CSV file not found; check data.path (it is relative to the model file\'s folder)', path);
-    if (code === 'EISDIR') throw new InputError('this is a folder, not a CSV file; point data.path at the .csv file', path);
+    const relative = from === 'data.path' ? ' (it is relative to the model file\'s folder)' : '';
+    if (code === 'ENOENT') throw new InputError(`CSV file not found; check ${from}${relative}`, path);
+    if (code === 'EISDIR') throw new InputError(`this is a folder, not a CSV file; point ${from} at the .csv file`, path);
     throw new InputError(`cannot read the CSV file (${code ?? String(err)}); check its permissions`, path);
   }
   return parseCsv(text, path, columns);
@@ -61,6 +65,8 @@ export function parseCsv(text: string, file: string, columns: CsvColumns): Table
     records = parse(text, {
       info: true,
       bom: true,
+      // Any line ending, mixed too (a Windows file with rows appended on Linux).
+      record_delimiter: ['\r\n', '\n', '\r'],
       trim: true,
       skip_empty_lines: true,
       relax_column_count: true,
@@ -137,12 +143,15 @@ export function parseCsv(text: string, file: string, columns: CsvColumns): Table
     // Classes learnt from a numeric column are named by String(value): '3' also matches '3.0'.
     const i = index.get(text) ?? (NUMBER.test(text) ? index.get(String(Number(text))) : undefined);
     if (i === undefined) {
-      throw new InputError(`unknown class '${text}'; the model was trained on: ${classes.join(', ')}`, where(r));
+      throw new InputError(`unknown class '${clip(text)}'; the model was trained on: ${classes.join(', ')}`, where(r));
     }
     values[r] = i;
   }
   return { x, target: values, rows, featureNames: [...featureNames], classes: [...classes] };
 }
+
+/** A cell as an error message quotes it: at most 40 characters. */
+const clip = (cell: string): string => (cell.length > 40 ? `${cell.slice(0, 40)}...` : cell);
 
 /** A decimal number as people write them: no hex, no blanks, no `Infinity`. */
 const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -151,8 +160,8 @@ const NUMBER = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 function missingValue(cell: string): string | null {
   if (cell === '') return 'empty cell';
   const lower = cell.toLowerCase();
-  if (lower === 'nan' || lower === 'na' || lower === 'n/a' || lower === 'null') return `missing value '${cell}'`;
-  if (/^[+-]?(inf|infinity)$/.test(lower)) return `infinite value '${cell}'`;
+  if (lower === 'nan' || lower === 'na' || lower === 'n/a' || lower === 'null') return `missing value '${clip(cell)}'`;
+  if (/^[+-]?(inf|infinity)$/.test(lower)) return `infinite value '${clip(cell)}'`;
   return null;
 }
 
@@ -160,11 +169,11 @@ function readNumber(cell: string, where: string): number {
   if (NUMBER.test(cell)) {
     const v = Number(cell);
     if (Number.isFinite(v)) return v;
-    throw new InputError(`'${cell}' overflows to infinity; rescale the column`, where);
+    throw new InputError(`'${clip(cell)}' overflows to infinity; rescale the column`, where);
   }
   const missing = missingValue(cell);
   if (missing) throw new InputError(`${missing}; rmad does not impute data: fill or drop the row`, where);
-  throw new InputError(`'${cell}' is not a number; feature columns must be numeric (leave text columns out of data.features)`, where);
+  throw new InputError(`'${clip(cell)}' is not a number; feature columns must be numeric (leave text columns out of data.features)`, where);
 }
 
 /**

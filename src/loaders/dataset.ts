@@ -3,7 +3,7 @@
  * encode the labels, split the rows with a seeded permutation, and normalise the features with
  * statistics fitted on the train split only (so nothing about val or test leaks into training).
  */
-import { join, relative } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import type { Rng } from '../engine/random.js';
 import type { DataSpec, LabelMode, NormalizeMode, SplitSpec } from './spec.js';
@@ -56,7 +56,7 @@ export interface LoadedData {
 export function loadData(spec: DataSpec, baseDir: string, rng: Rng): LoadedData {
   const table =
     spec.source === 'csv'
-      ? readCsv(displayPath(join(baseDir, spec.path)), { features: spec.features, target: spec.target })
+      ? readCsv(displayPath(resolve(baseDir, spec.path)), { features: spec.features, target: spec.target })
       : generate(spec.generator, spec.params, rng.fork('data'));
   if (spec.source === 'csv' && spec.labels === 'real' && table.classes) {
     throw new InputError(`labels: real needs a numeric target, but column '${spec.target}' holds class names (${preview(table.classes)}); use labels: onehot`, 'data.labels');

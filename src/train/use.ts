@@ -65,7 +65,7 @@ function csvSplit(run: LoadedRun, file: string, withTarget: boolean): Split {
   const data = run.spec.data;
   const target = data.source === 'csv' ? data.target : undefined;
   if (withTarget && !target) throw new InputError('this run trained on generated data, which names no target column; evaluate it without --data', file);
-  const table = readCsv(file, { features: run.info.featureNames, target: withTarget ? target : undefined, classes: run.info.classes ?? undefined });
+  const table = readCsv(file, { features: run.info.featureNames, target: withTarget ? target : undefined, classes: run.info.classes ?? undefined }, withTarget ? '--data' : '--input');
   const x = applyNormalizer(table.x, run.info.normalizer);
   const width = run.info.targetWidth;
   const y = new Float64Array(table.rows * width);
