@@ -108,6 +108,40 @@ test('train, eval and predict a real run end to end', () => {
   assert.match(lines[1]!, /^[xy],0\.\d+,0\.\d+$/);
 });
 
+test('bad input around a run folder: one line, exit 2, nothing of the run or the data lost', () => {
+  const dir = workspace({ 'data.csv': csv, 'm.yaml': model() });
+  assert.is(rmad(['train', 'm.yaml', '--out', 'run'], dir).code, 0);
+  mkdirSync(join(dir, 'out'));
+  mkdirSync(join(dir, 'unfinished'));
+  writeFileSync(join(dir, 'unfinished/config.resolved.yaml'), readFileSync(join(dir, 'run/config.resolved.yaml')));
+  writeFileSync(join(dir, 'unfinished/data.json'), readFileSync(join(dir, 'run/data.json')));
+  const data = readFileSync(join(dir, 'data.csv'), 'utf8');
+  for (const [args, expected] of [
+    [['predict', 'run', '--input', 'data.csv', '--output', 'data.csv'], /^data\.csv: this is the --input file; writing the predictions there would replace the data: choose another --output$/],
+    [['predict', 'run', '--input', 'data.csv', '--output', 'out'], /^out: this is a folder; give --output a file name/],
+    [['predict', 'run', '--input', 'data.csv', '--output', 'no/such/p.csv'], /^no\/such\/p\.csv: the folder no\/such does not exist/],
+    [['predict', 'run', '--input', 'nope.csv'], /^nope\.csv: CSV file not found; check --input$/],
+    [['eval', 'nope'], /^nope: no such folder; give the folder of a run that rmad train wrote/],
+    [['eval', 'data.csv'], /^data\.csv: this is a file; give the folder of a run/],
+    [['eval', 'unfinished'], /no weights file here; the run has not finished; finish it with rmad train --resume RUN_DIR$/],
+    [['train', 'm.yaml', '--resume', 'run'], /^m\.yaml: give a model file or --resume, not both/],
+    [['train', 'm.yaml', '--seed', '9007199254740993'], /^--seed: takes at most 2\^53 - 1, got 9007199254740993$/],
+    [['render', 'm.yaml', '--seed', 'abc'], /^--seed: takes a whole number >= 0, got abc$/],
+    [['train', 'm.yaml', '--out='], /^--out: is empty; give a folder$/],
+    [['gradcheck', '--batch', '3', '--only', 'sin'], /^--batch: applies to model files; name one/],
+  ] as const) {
+    const r = rmad(args, dir);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), expected);
+  }
+  assert.is(readFileSync(join(dir, 'data.csv'), 'utf8'), data, 'the input is untouched');
+  writeFileSync(join(dir, 'run/data.json'), '{');
+  const bad = rmad(['eval', 'run'], dir);
+  assert.is(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr.trim(), /^run\/data\.json: the data settings cannot be read: the file is not JSON; restore it, or train the run again$/);
+});
+
 test('--json prints one JSON event per line on stdout', () => {
   const dir = workspace({ 'data.csv': csv, 'm.yaml': model() });
   const r = rmad(['train', 'm.yaml', '--json', '--out', 'run'], dir);

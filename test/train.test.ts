@@ -1,5 +1,5 @@
 // The training loop: run folders, determinism, resume (also mid-epoch), freezing, init.from.
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -7,6 +7,9 @@ import * as assert from 'uvu/assert';
 import { parseModelText } from '../src/loaders/modelfile.js';
 import { decodeSafetensors } from '../src/loaders/safetensors.js';
 import { train, type TrainEvent } from '../src/train/trainer.js';
+import { readDataInfo } from '../src/train/run-folder.js';
+import { curvesSvg } from '../src/train/plot.js';
+import { InputError } from '../src/errors.js';
 
 const modelsDir = new URL('../../models/', import.meta.url).pathname;
 const tmp = () => mkdtempSync(join(tmpdir(), 'rmad-train-'));
@@ -33,6 +36,19 @@ optimizer: {type: adam, lr: 0.05}
 train: {epochs: ${epochs}, batch_size: 16}
 ${extra}
 `, 'tiny.yaml');
+}
+
+/** Every file of a folder and its bytes. */
+const snapshot = (dir: string) => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+
+async function inputErrorOf(p: Promise<unknown>): Promise<InputError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof InputError) return e;
+    throw e;
+  }
+  throw new Error('expected an InputError');
 }
 
 const weights = (dir: string) => decodeSafetensors(new Uint8Array(readFileSync(join(dir, 'weights.safetensors'))), dir).tensors;
@@ -87,6 +103,47 @@ test('an interrupted run resumes mid-epoch exactly where it stopped', async () =
   await train({ spec: spec(3), baseDir: modelsDir, runDir: cut, resume: true });
   const w1 = weights(whole), w2 = weights(cut);
   for (const name of Object.keys(w1)) assert.equal([...w2[name]!.data], [...w1[name]!.data], name);
+});
+
+test('a resumed run keeps its dtype, records a longer train.epochs, and refuses one it has trained', async () => {
+  const dir = join(tmp(), 'r64');
+  await train({ spec: spec(2), baseDir: modelsDir, runDir: dir, dtype: 'float64' });
+  await train({ spec: spec(3), baseDir: modelsDir, runDir: dir, resume: true });
+  assert.is(weights(dir)['head.W']!.dtype, 'float64', 'resumed without a dtype: float64 still');
+  assert.match(readFileSync(join(dir, 'config.resolved.yaml'), 'utf8'), /^# rmad .*dtype float64\n[^]*epochs: 3/, 'the folder says what it trained');
+  const before = snapshot(dir);
+  let e = await inputErrorOf(train({ spec: spec(3), baseDir: modelsDir, runDir: dir, resume: true }));
+  assert.is(e.line(), 'train.epochs: the run has trained 3 epochs, all that train.epochs = 3 asks; train it longer with --set train.epochs=N, N > 3');
+  e = await inputErrorOf(train({ spec: spec(5), baseDir: modelsDir, runDir: dir, resume: true, dtype: 'float32' }));
+  assert.is(e.line(), '--dtype: this run trains in float64; resume it without --dtype, or with --dtype float64');
+  assert.equal(snapshot(dir), before, 'nothing written');
+});
+
+test('a checkpoint.json or data.json that is not what rmad train wrote is an input error naming the field', async () => {
+  const dir = join(tmp(), 'bad');
+  await train({ spec: spec(1), baseDir: modelsDir, runDir: dir });
+  for (const [text, said] of [
+    ['[]', 'the checkpoint cannot be read: the file holds no JSON object'],
+    ['{"epoch":"x","batch":0}', `the checkpoint cannot be read: 'epoch' is "x", not integer`],
+    ['{bad', 'the checkpoint cannot be read: the file is not JSON'],
+  ]) {
+    writeFileSync(join(dir, 'checkpoint.json'), text);
+    const before = snapshot(dir);
+    const e = await inputErrorOf(train({ spec: spec(3), baseDir: modelsDir, runDir: dir, resume: true }));
+    assert.ok(e.message.startsWith(said), e.message);
+    assert.equal(snapshot(dir), before, 'nothing written');
+  }
+  writeFileSync(join(dir, 'data.json'), '{"baseDir":"/x","normalizer":5}');
+  assert.throws(() => readDataInfo(dir), (err: Error) => err instanceof InputError && /'normalizer' is 5, not normalizer/.test(err.message));
+});
+
+test('curves.svg of a long run: no overflow from 200,000 rows, about a thousand points a line', () => {
+  const rows = Array.from({ length: 200_000 }, (_, i) => ({ epoch: i + 1, 'train.loss': 1 / (i + 1), 'val.loss': 2 / (i + 1) }));
+  const svg = curvesSvg('long', rows);
+  const lines = [...svg.matchAll(/points="([^"]*)"/g)].map((m) => m[1]!.split(' '));
+  assert.is(lines.length, 2);
+  for (const points of lines) assert.ok(points.length >= 1000 && points.length <= 1001, String(points.length));
+  assert.match(svg, />200000<\/text>/, 'the last epoch on the axis');
 });
 
 test('freeze: frozen weights stay bit-identical, get no optimizer state, and the rest trains', async () => {

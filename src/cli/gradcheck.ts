@@ -10,7 +10,7 @@ import {
   COTANGENT, FAST_ABOVE, builtinChecks, checkModel, runBuiltinChecks,
   type CheckResult, type JacobianWindow, type Order,
 } from '../train/gradcheck-model.js';
-import { EXIT, Exit, table } from './output.js';
+import { EXIT, Exit, given, table, typed, wholeNumber } from './output.js';
 
 export interface GradcheckArgs {
   files?: string[];
@@ -92,7 +92,7 @@ export function explainFailure(r: CheckResult): string {
 
 function parseOrders(order: number | undefined, fallback: Order[]): Order[] {
   if (order === undefined) return fallback;
-  if (order !== 1 && order !== 2) throw new InputError(`--order takes 1 or 2, got ${order}`, '--order');
+  if (order !== 1 && order !== 2) throw new InputError(`takes 1 or 2, got ${typed('--order', order)}`, '--order');
   return [order];
 }
 
@@ -117,8 +117,8 @@ export const gradcheckCommand: CommandModule<object, GradcheckArgs> = {
       .option('set', { type: 'string', array: true, describe: 'override a model file setting: --set model.layers.hidden1.units=32', requiresArg: true })
       .option('device', { choices: ['cpu', 'gpu'] as const, default: 'cpu' as const, describe: 'where analytic gradients are computed (gpu: in float32, against float64 differences, atol 1e-3 rtol 1e-2)' }) as Argv<GradcheckArgs>,
   handler: (args) => {
-    if (!Number.isInteger(args.seed) || args.seed < 0) throw new InputError(`--seed takes a whole number >= 0, got ${args.seed}`, '--seed');
-    if (!Number.isInteger(args.batch) || args.batch < 1) throw new InputError(`--batch takes a whole number >= 1, got ${args.batch}`, '--batch');
+    wholeNumber('--seed', args.seed, 0);
+    wholeNumber('--batch', args.batch, 1);
     const files = args.files ?? [];
     const json = Boolean(args.json);
     const emit = json ? (r: CheckResult) => process.stdout.write(`${JSON.stringify(r)}\n`) : undefined;
@@ -126,6 +126,9 @@ export const gradcheckCommand: CommandModule<object, GradcheckArgs> = {
     const results: CheckResult[] = [];
 
     if (files.length === 0) {
+      // Flags of model files, given without one, would be ignored.
+      const unused = (['--set', '--batch', '--mode'] as const).find((f) => given(f));
+      if (unused) throw new InputError(`applies to model files; name one (rmad gradcheck models/mlp.yaml ${unused} ...), or leave it out`, unused);
       const needle = args.only?.toLowerCase();
       // A whole name selects that check alone ('sin', not also sinh and asin); otherwise a part of one.
       const exact = builtinChecks().some((c) => [c.name, `${c.kind} ${c.name}`].some((n) => n.toLowerCase() === needle));

@@ -4,7 +4,6 @@
  * of its train data, as jaxpr-like text or Graphviz DOT, and the count of each op.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { InputError } from '../errors.js';
 import { graphNodes, nameVariables, printGraph, toDot } from '../engine/printing.js';
 import { compileValueAndGrad, printIR, trace, type Graph as IRGraph, type Node as IRNode } from '../engine/rewrite/index.js';
 import type { DType } from '../engine/tensor.js';
@@ -13,7 +12,8 @@ import { lossFor } from '../layers/losses.js';
 import type { ModelSpec } from '../loaders/spec.js';
 import { trainRows } from '../train/gradcheck-model.js';
 import { setup } from '../train/trainer.js';
-import { table } from './output.js';
+import { InputError } from '../errors.js';
+import { table, wholeNumber } from './output.js';
 import { modelFileOptions, specFor } from './train.js';
 
 export interface GraphArgs {
@@ -124,7 +124,8 @@ export const graphCommand: CommandModule<object, GraphArgs> = {
       .option('dtype', { choices: ['float32', 'float64'] as const, default: 'float32' as const, describe: 'the precision the graph is recorded in' })
       .option('optimize', { type: 'boolean', describe: 'print the training step before and after the rewrite rules and fusion (what train --compile runs), the rules that fired and op counts (text only)' }) as Argv<GraphArgs>,
   handler: (args) => {
-    if (!Number.isInteger(args.batch) || args.batch < 1) throw new InputError(`--batch takes a whole number >= 1, got ${args.batch}`, '--batch');
+    wholeNumber('--batch', args.batch, 1);
+    if (args.optimize && args.format === 'dot') throw new InputError('prints text only; leave out --format dot', '--optimize');
     const { spec, baseDir } = specFor(args);
     if (args.optimize) return void process.stdout.write(optimizedStepText(spec, baseDir, args.batch, args.dtype));
     const mg = modelGraph(spec, baseDir, args.batch, args.dtype);

@@ -4,7 +4,7 @@ import { InputError, InputErrors } from '../errors.js';
 import { loadModelFile, renderModel } from '../loaders/modelfile.js';
 import { toJsonSchema } from '../loaders/schema.js';
 import { EXIT, Exit } from './output.js';
-import { modelFileOptions } from './train.js';
+import { modelFileOptions, overrides } from './train.js';
 
 export const validateCommand: CommandModule<object, { files: string[] }> = {
   command: 'validate <files..>',
@@ -33,8 +33,7 @@ export const renderCommand: CommandModule<object, { file: string; set?: string[]
   describe: 'print the resolved model file, every default filled in',
   builder: (y) => modelFileOptions(y.positional('file', { type: 'string', demandOption: true })) as Argv<{ file: string; set?: string[]; seed?: number }>,
   handler: (args) => {
-    const sets = [...(args.set ?? []), ...(args.seed !== undefined ? [`seed=${args.seed}`] : [])];
-    process.stdout.write(renderModel(loadModelFile(args.file, sets).spec));
+    process.stdout.write(renderModel(loadModelFile(args.file, overrides(args)).spec));
   },
 };
 

@@ -39,6 +39,32 @@ export function reportError(e: unknown): number {
   return EXIT.failed;
 }
 
+/**
+ * A whole-number flag's value, checked: at least `min` and exact in a double. The error quotes
+ * the value as typed (yargs turns `--seed abc` into NaN).
+ */
+export function wholeNumber(flag: string, value: number, min: number): number {
+  if (Number.isSafeInteger(value) && value >= min) return value;
+  const limit = Math.abs(value) > Number.MAX_SAFE_INTEGER ? `at most 2^53 - 1` : `a whole number >= ${min}`;
+  throw new InputError(`takes ${limit}, got ${typed(flag, value)}`, flag);
+}
+
+/** Whether `flag` is on the command line (as `--flag v` or `--flag=v`). */
+export function given(flag: string): boolean {
+  return process.argv.some((a) => a === flag || a.startsWith(`${flag}=`));
+}
+
+/** A flag's value as typed (`--flag v` or `--flag=v`, the last time it was given), else as parsed. */
+export function typed(flag: string, value: unknown): string {
+  const args = process.argv;
+  let found = String(value);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === flag && i + 1 < args.length) found = args[i + 1]!;
+    else if (args[i]!.startsWith(`${flag}=`)) found = args[i]!.slice(flag.length + 1);
+  }
+  return found;
+}
+
 /** A plain text table with aligned columns; numbers are right-aligned. */
 export function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
   const cells = [header, ...rows].map((r) => r.map(String));

@@ -1,16 +1,14 @@
 /** `rmad train FILE`: trains a model file into a run folder. */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
 import type { DType } from '../engine/tensor.js';
 import { loadModelFile, parseModelText } from '../loaders/modelfile.js';
 import type { ModelSpec } from '../loaders/spec.js';
-import { readDataInfo } from '../train/run-folder.js';
+import { readDataInfo, runConfigFile } from '../train/run-folder.js';
 import { train, type TrainEvent, type TrainResult } from '../train/trainer.js';
-import { EXIT, Exit, fmt, table } from './output.js';
-import { readFileSync } from 'node:fs';
+import { EXIT, Exit, fmt, table, wholeNumber } from './output.js';
 
 export interface TrainArgs {
   file?: string;
@@ -20,7 +18,7 @@ export interface TrainArgs {
   json?: boolean;
   resume?: string;
   device: 'cpu' | 'gpu';
-  dtype: DType;
+  dtype?: DType;
   seed?: number;
   profile?: boolean;
   compile?: boolean;
@@ -33,11 +31,11 @@ export function modelFileOptions<T>(y: Argv<T>) {
     .option('seed', { type: 'number', describe: 'the master seed (same as --set seed=N)', requiresArg: true });
 }
 
-function overrides(args: { set?: string[]; seed?: number }): string[] {
+/** The --set overrides, with --seed as one more. */
+export function overrides(args: { set?: string[]; seed?: number }): string[] {
   const list = [...(args.set ?? [])];
   if (args.seed !== undefined) {
-    if (!Number.isInteger(args.seed) || args.seed < 0) throw new InputError(`--seed takes a whole number >= 0, got ${args.seed}`, '--seed');
-    list.push(`seed=${args.seed}`);
+    list.push(`seed=${wholeNumber('--seed', args.seed, 0)}`);
   }
   return list;
 }
@@ -45,8 +43,8 @@ function overrides(args: { set?: string[]; seed?: number }): string[] {
 /** The spec and its folder, from a model file or from a run folder being resumed. */
 export function specFor(args: { file?: string; set?: string[]; seed?: number; resume?: string }): { spec: ModelSpec; baseDir: string } {
   if (args.resume) {
-    const config = join(args.resume, 'config.resolved.yaml');
-    if (!existsSync(config)) throw new InputError('not a run folder (no config.resolved.yaml); give the folder rmad train wrote', args.resume);
+    if (args.file) throw new InputError(`give a model file or --resume, not both: a resumed run trains the config in its folder (change its settings with --set)`, args.file);
+    const config = runConfigFile(args.resume);
     const info = readDataInfo(args.resume);
     return { spec: parseModelText(readFileSync(config, 'utf8'), config, overrides(args)), baseDir: info.baseDir };
   }
@@ -141,10 +139,13 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('json', { type: 'boolean', describe: 'one JSON object per event on stdout' })
       .option('resume', { type: 'string', describe: 'continue the run in this folder from its checkpoint', requiresArg: true })
       .option('device', { choices: ['cpu', 'gpu'] as const, default: 'cpu' as const, describe: 'where kernels run' })
-      .option('dtype', { choices: ['float32', 'float64'] as const, default: 'float32' as const, describe: 'the precision of parameters and arithmetic' })
+      .option('dtype', { choices: ['float32', 'float64'] as const, describe: 'the precision of parameters and arithmetic (default float32; a resumed run keeps its own)' })
       .option('profile', { type: 'boolean', describe: 'print time and calls per op, and peak memory, at the end' })
       .option('compile', { type: 'boolean', describe: 'train with the compiled step: traced once per batch shape, rewritten and fused (see rmad graph --optimize)' }) as Argv<TrainArgs>,
   handler: async (args) => {
+    for (const flag of ['out', 'runs', 'resume'] as const) {
+      if (args[flag] === '') throw new InputError('is empty; give a folder', `--${flag}`);
+    }
     const { spec, baseDir } = specFor(args);
     const human = new HumanProgress(Boolean(process.stderr.isTTY) && !args.json);
     let stop = false;

@@ -4,6 +4,8 @@
  */
 
 const COLORS: Record<string, string> = { train: '#1f77b4', val: '#ff7f0e', test: '#2ca02c' };
+/** Points drawn per line: more than the panel's width in pixels. */
+const MAX_POINTS = 1000;
 const W = 420, H = 260, PAD = { left: 56, right: 16, top: 28, bottom: 40 };
 
 export type MetricRow = Record<string, number>;
@@ -23,11 +25,21 @@ function panel(rows: readonly MetricRow[], metric: string, x0: number): string {
     parts.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle" font-size="11" fill="#888">no ${metric} recorded</text></g>`);
     return parts.join('');
   }
-  const values = series.flatMap(({ key }) => rows.map((r) => r[key]).filter((v): v is number => Number.isFinite(v)));
-  let lo = Math.min(...values), hi = Math.max(...values);
+  // Loops, not Math.min(...values): a long run's values overflow the call stack as arguments.
+  let lo = Infinity, hi = -Infinity, e0 = Infinity, e1 = -Infinity;
+  for (const r of rows) {
+    e0 = Math.min(e0, r.epoch!);
+    e1 = Math.max(e1, r.epoch!);
+    for (const { key } of series) {
+      const v = r[key]!;
+      if (Number.isFinite(v)) {
+        lo = Math.min(lo, v);
+        hi = Math.max(hi, v);
+      }
+    }
+  }
   if (hi === lo) { lo -= 0.5; hi += 0.5; }
-  const epochs = rows.map((r) => r.epoch!);
-  const e0 = Math.min(...epochs), e1 = Math.max(...epochs, e0 + 1);
+  e1 = Math.max(e1, e0 + 1);
   const px = (e: number) => PAD.left + ((e - e0) / (e1 - e0)) * (W - PAD.left - PAD.right);
   const py = (v: number) => H - PAD.bottom - ((v - lo) / (hi - lo)) * (H - PAD.top - PAD.bottom);
   parts.push(`<rect x="${PAD.left}" y="${PAD.top}" width="${W - PAD.left - PAD.right}" height="${H - PAD.top - PAD.bottom}" fill="none" stroke="#ccc"/>`);
@@ -38,8 +50,11 @@ function panel(rows: readonly MetricRow[], metric: string, x0: number): string {
   parts.push(`<text x="${PAD.left}" y="${H - PAD.bottom + 14}" font-size="10">${e0}</text>`);
   parts.push(`<text x="${W - PAD.right}" y="${H - PAD.bottom + 14}" text-anchor="end" font-size="10">${e1}</text>`);
   parts.push(`<text x="${(W + PAD.left) / 2}" y="${H - 8}" text-anchor="middle" font-size="11">epoch</text>`);
+  // At most about MAX_POINTS points a line, the last row always among them.
+  const every = Math.ceil(rows.length / MAX_POINTS);
+  const shown = every > 1 ? rows.filter((_, i) => i % every === 0 || i === rows.length - 1) : rows;
   series.forEach(({ split, key }, i) => {
-    const pts = rows.filter((r) => Number.isFinite(r[key])).map((r) => `${px(r.epoch!).toFixed(1)},${py(r[key]!).toFixed(1)}`);
+    const pts = shown.filter((r) => Number.isFinite(r[key])).map((r) => `${px(r.epoch!).toFixed(1)},${py(r[key]!).toFixed(1)}`);
     parts.push(`<polyline fill="none" stroke="${COLORS[split]}" stroke-width="1.5" points="${pts.join(' ')}"/>`);
     parts.push(`<text x="${W - PAD.right - 4}" y="${PAD.top + 14 + 13 * i}" text-anchor="end" font-size="11" fill="${COLORS[split]}">${split}</text>`);
   });

@@ -9,7 +9,7 @@
  *   checkpoint.json + checkpoint.safetensors   what --resume needs (epoch, batch, optimizer state)
  * Every file is written atomically (temporary file, then rename).
  */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, symlinkSync, unlinkSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import type { DType } from '../engine/tensor.js';
@@ -84,13 +84,7 @@ export class RunFolder {
   private constructor(readonly dir: string) {}
 
   static open(spec: ModelSpec, options: { runDir?: string; runsRoot?: string; resume: boolean }): RunFolder {
-    if (options.resume) {
-      const dir = options.runDir!;
-      if (!existsSync(join(dir, 'checkpoint.json'))) {
-        throw new InputError('no checkpoint.json here: --resume takes the folder of a run that was started by rmad train', dir);
-      }
-      return new RunFolder(dir);
-    }
+    if (options.resume) return new RunFolder(options.runDir!);
     let dir = options.runDir;
     if (!dir) {
       const base = join(options.runsRoot ?? 'runs', spec.name);
@@ -104,7 +98,7 @@ export class RunFolder {
       mkdirSync(dir, { recursive: true });
       accessSync(dir, constants.W_OK);
     } catch (e) {
-      throw new InputError(`cannot write the run folder (${describeFsError(e)}); choose another --out`, dir);
+      throw new InputError(`cannot write the run folder (${describeFsError(e)}); choose another ${options.runDir ? '--out' : '--runs'}`, dir);
     }
     return new RunFolder(dir);
   }
@@ -121,8 +115,13 @@ export class RunFolder {
     }
   }
 
-  writeStart(spec: ModelSpec, data: LoadedData, dtype: DType, baseDir: string): void {
+  /** The resolved model file; rewritten when a resumed run changes settings (its epochs). */
+  writeConfig(spec: ModelSpec, dtype: DType): void {
     this.write('config.resolved.yaml', `# rmad ${version}, seed ${spec.seed}, dtype ${dtype}\n${renderModel(spec)}`);
+  }
+
+  writeStart(spec: ModelSpec, data: LoadedData, dtype: DType, baseDir: string): void {
+    this.writeConfig(spec, dtype);
     const info: DataInfo = {
       baseDir: resolve(baseDir), normalizer: data.normalizer, classes: data.classes, featureNames: data.featureNames,
       featureShape: data.featureShape, targetWidth: data.targetWidth,
@@ -154,14 +153,8 @@ export class RunFolder {
     this.write('checkpoint.json', `${JSON.stringify({ ...cp, rmad: version }, null, 2)}\n`);
   }
 
-  readCheckpoint(params: readonly NamedParameter[], optimizer: Optimizer): Checkpoint {
-    const where = this.path('checkpoint.json');
-    let cp: Checkpoint;
-    try {
-      cp = JSON.parse(readFileSync(where, 'utf8')) as Checkpoint;
-    } catch {
-      throw new InputError('the checkpoint cannot be read; it is not JSON', where);
-    }
+  /** Loads the checkpoint's parameters and optimizer state (its record read by readCheckpointRecord). */
+  readCheckpoint(cp: Checkpoint, params: readonly NamedParameter[], optimizer: Optimizer): void {
     const file = this.path('checkpoint.safetensors');
     if (!existsSync(file)) throw new InputError('missing checkpoint.safetensors beside checkpoint.json', this.dir);
     const { tensors } = decodeSafetensors(new Uint8Array(readFileSync(file)), file);
@@ -183,7 +176,6 @@ export class RunFolder {
     }
     optimizer.loadState(state);
     optimizer.steps = cp.optimizerSteps;
-    return cp;
   }
 
   writeSummary(r: {
@@ -228,8 +220,69 @@ export class RunFolder {
 }
 
 /** Reads a run folder's data.json. */
+/** A run folder's config.resolved.yaml; a path that is no run folder is an input error saying what it is. */
+export function runConfigFile(runDir: string): string {
+  if (!existsSync(runDir)) throw new InputError('no such folder; give the folder of a run that rmad train wrote (runs/<name>/<time>)', runDir);
+  if (!statSync(runDir).isDirectory()) throw new InputError('this is a file; give the folder of a run that rmad train wrote (runs/<name>/<time>)', runDir);
+  const config = join(runDir, 'config.resolved.yaml');
+  if (!existsSync(config)) throw new InputError('not a run folder (no config.resolved.yaml); give the folder rmad train wrote', runDir);
+  return config;
+}
+
+/** The checkpoint record of a run folder, checked (the tensors beside it are read by RunFolder.readCheckpoint). */
+export function readCheckpointRecord(runDir: string): Checkpoint {
+  const file = join(runDir, 'checkpoint.json');
+  if (!existsSync(file)) throw new InputError('no checkpoint.json here: --resume takes the folder of a run that was started by rmad train', runDir);
+  return readRecord<Checkpoint>(file, CHECKPOINT_FIELDS, 'the checkpoint');
+}
+
 export function readDataInfo(runDir: string): DataInfo {
   const file = join(runDir, 'data.json');
   if (!existsSync(file)) throw new InputError('not a run folder (no data.json); give the folder rmad train wrote', runDir);
-  return JSON.parse(readFileSync(file, 'utf8')) as DataInfo;
+  return readRecord<DataInfo>(file, DATA_INFO_FIELDS, 'the data settings');
+}
+
+/** The type a field of a run folder's JSON file must have. */
+type Kind = 'string' | 'integer' | 'number?' | 'string[]' | 'string[]?' | 'number[]' | 'object[]' | 'normalizer' | 'early' | 'dtype';
+
+const CHECKPOINT_FIELDS: Record<string, Kind> = {
+  epoch: 'integer', batch: 'integer', history: 'object[]', early: 'early', optimizerSteps: 'integer', dtype: 'dtype',
+};
+const DATA_INFO_FIELDS: Record<string, Kind> = {
+  baseDir: 'string', normalizer: 'normalizer', classes: 'string[]?', featureNames: 'string[]', featureShape: 'number[]', targetWidth: 'integer',
+};
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isArrayOf = (v: unknown, type: string): boolean => Array.isArray(v) && v.every((x) => (type === 'object' ? isObject(x) : typeof x === type));
+const fits: Record<Kind, (v: unknown) => boolean> = {
+  string: (v) => typeof v === 'string',
+  integer: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  'number?': (v) => v === null || typeof v === 'number',
+  'string[]': (v) => isArrayOf(v, 'string'),
+  'string[]?': (v) => v === null || isArrayOf(v, 'string'),
+  'number[]': (v) => isArrayOf(v, 'number'),
+  'object[]': (v) => isArrayOf(v, 'object'),
+  normalizer: (v) => isObject(v) && typeof v.kind === 'string' && isArrayOf(v.offset, 'number') && isArrayOf(v.scale, 'number'),
+  early: (v) => isObject(v) && fits['number?'](v.best) && fits.integer(v.bestEpoch) && fits.integer(v.wait),
+  dtype: (v) => v === 'float32' || v === 'float64',
+};
+
+/**
+ * A JSON file that rmad train wrote into a run folder, checked field by field: a file edited or
+ * damaged by hand is an input error naming the field, not a crash deeper in.
+ */
+function readRecord<T>(file: string, fields: Record<string, Kind>, what: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    throw new InputError(`${what} cannot be read: the file is not JSON; restore it, or train the run again`, file);
+  }
+  if (!isObject(value)) throw new InputError(`${what} cannot be read: the file holds no JSON object; restore it, or train the run again`, file);
+  for (const [key, kind] of Object.entries(fields)) {
+    if (!fits[kind](value[key])) {
+      throw new InputError(`${what} cannot be read: '${key}' is ${JSON.stringify(value[key]) ?? 'missing'}, not ${kind.replace('?', ' or null')}; restore the file, or train the run again`, file);
+    }
+  }
+  return value as T;
 }

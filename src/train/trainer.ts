@@ -22,7 +22,7 @@ import { checkAgainstData } from '../loaders/modelfile.js';
 import { improvingMode } from '../loaders/schema.js';
 import type { ModelSpec } from '../loaders/spec.js';
 import { readWeights, loadWeights } from './weights.js';
-import { RunFolder, type Checkpoint, type MetricRow, type Summary } from './run-folder.js';
+import { readCheckpointRecord, RunFolder, type Checkpoint, type MetricRow, type Summary } from './run-folder.js';
 
 export interface ParamRow {
   name: string;
@@ -149,7 +149,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const { spec } = options;
   const emit = options.onEvent ?? (() => {});
   const started = performance.now();
-  const s = setup(spec, options.baseDir, options.dtype, options.device);
+  // A resumed run keeps its dtype and goes on past the epochs it has trained.
+  const saved = options.resume ? readCheckpointRecord(options.runDir!) : null;
+  if (saved && options.dtype && options.dtype !== saved.dtype) {
+    throw new InputError(`this run trains in ${saved.dtype}; resume it without --dtype, or with --dtype ${saved.dtype}`, '--dtype');
+  }
+  if (saved && saved.epoch >= spec.train.epochs) {
+    throw new InputError(`the run has trained ${saved.epoch} epochs, all that train.epochs = ${spec.train.epochs} asks; train it longer with --set train.epochs=N, N > ${saved.epoch}`, 'train.epochs');
+  }
+  const dtype = saved?.dtype ?? options.dtype ?? 'float32';
+  const s = setup(spec, options.baseDir, dtype, options.device);
   const profiler = options.profile ? new Profiler() : null;
   s.ctx.profiler = profiler;
   const folder = RunFolder.open(spec, { runDir: options.runDir, runsRoot: options.runsRoot, resume: options.resume ?? false });
@@ -173,14 +182,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let startEpoch = 0;
   let startBatch = 0;
   let early = { best: NaN, bestEpoch: 0, wait: 0 };
-  if (options.resume) {
-    const cp = folder.readCheckpoint(s.params, optimizer);
-    history = cp.history;
-    startEpoch = cp.epoch;
-    startBatch = cp.batch;
-    early = cp.early;
+  if (saved) {
+    folder.readCheckpoint(saved, s.params, optimizer);
+    history = saved.history;
+    startEpoch = saved.epoch;
+    startBatch = saved.batch;
+    early = saved.early;
+    // The folder describes the run as it goes on (--set train.epochs on a resume).
+    folder.writeConfig(spec, dtype);
   } else {
-    folder.writeStart(spec, s.data, options.dtype ?? 'float32', options.baseDir);
+    folder.writeStart(spec, s.data, dtype, options.baseDir);
   }
 
   const batchSize = Math.min(spec.train.batch_size, train.rows);
@@ -194,7 +205,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     rows: Object.fromEntries(present.map((n) => [n, s.data.splits[n]!.rows])),
   });
 
-  const checkpoint = (epoch: number, batch = 0): Checkpoint => ({ epoch, batch, history, early, optimizerSteps: optimizer.steps, dtype: options.dtype ?? 'float32' });
+  const checkpoint = (epoch: number, batch = 0): Checkpoint => ({ epoch, batch, history, early, optimizerSteps: optimizer.steps, dtype });
   let lastBatch = 0;
   let interrupted = false;
   let stoppedEarly = false;
@@ -279,7 +290,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     trainable: s.trainable.reduce((a, p) => a + p.variable.size, 0),
     frozen: frozen.reduce((a, p) => a + p.variable.size, 0),
     wallSeconds: (performance.now() - started) / 1000,
-    dtype: options.dtype ?? 'float32',
+    dtype,
   });
   folder.writeWeights(s.model, spec.name, completed);
   if (!options.runDir) folder.linkLatest();

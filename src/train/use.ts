@@ -2,7 +2,7 @@
  * Using a trained run: rebuild its model from the run folder (config, weights, data settings)
  * and evaluate it or predict with it.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
 import { Rng } from '../engine/random.js';
@@ -14,9 +14,12 @@ import { readCsv } from '../loaders/csv.js';
 import { applyNormalizer, encodeLabel, type Split } from '../loaders/dataset.js';
 import { parseModelText } from '../loaders/modelfile.js';
 import type { ModelSpec } from '../loaders/spec.js';
-import { readDataInfo, type DataInfo } from './run-folder.js';
+import { readDataInfo, runConfigFile, type DataInfo } from './run-folder.js';
 import { evaluateSplit, setup } from './trainer.js';
 import { loadWeights, readWeights } from './weights.js';
+
+/** What to do about a run folder without weights. */
+const UNFINISHED = 'the run has not finished; finish it with rmad train --resume RUN_DIR';
 
 export interface LoadedRun {
   spec: ModelSpec;
@@ -27,8 +30,7 @@ export interface LoadedRun {
 }
 
 function runSpec(runDir: string): { spec: ModelSpec; dtype: DType } {
-  const config = join(runDir, 'config.resolved.yaml');
-  if (!existsSync(config)) throw new InputError('not a run folder (no config.resolved.yaml); give the folder rmad train wrote', runDir);
+  const config = runConfigFile(runDir);
   const text = readFileSync(config, 'utf8');
   const dtype: DType = /dtype float64/.test(text.split('\n', 1)[0]!) ? 'float64' : 'float32';
   return { spec: parseModelText(text, config), dtype };
@@ -40,7 +42,7 @@ export function loadRun(runDir: string): LoadedRun {
   const info = readDataInfo(runDir);
   const ctx = newContext(dtype);
   const model = buildModel(spec.model, ctx, new Rng(spec.seed));
-  loadWeights(model, readWeights(runDir), { strict: true, where: join(runDir, 'weights.safetensors') });
+  loadWeights(model, readWeights(runDir, UNFINISHED), { strict: true, where: join(runDir, 'weights.safetensors') });
   return { spec, info, dtype, ctx, model };
 }
 
@@ -54,7 +56,7 @@ export function evaluateRun(runDir: string, dataFile?: string): Record<string, R
     return { [dataFile]: evaluateSplit({ ctx: run.ctx, model: run.model } as never, spec, split) };
   }
   const s = setup({ ...spec, init: null, freeze: [] }, info.baseDir, dtype);
-  loadWeights(s.model, readWeights(runDir), { strict: true, where: join(runDir, 'weights.safetensors') });
+  loadWeights(s.model, readWeights(runDir, UNFINISHED), { strict: true, where: join(runDir, 'weights.safetensors') });
   const out: Record<string, Record<string, number>> = {};
   for (const [name, split] of Object.entries(s.data.splits)) if (split) out[name] = evaluateSplit(s, spec, split);
   return out;

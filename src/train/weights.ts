@@ -23,11 +23,11 @@ export function encodeWeights(model: Sequential, metadata: Record<string, string
   return encodeSafetensors(modelTensors(model), { format: 'rmad', ...metadata });
 }
 
-/** Reads a weights file, or a run folder's weights.safetensors. */
-export function readWeights(path: string): Record<string, NamedTensor> {
+/** Reads a weights file, or a run folder's weights.safetensors; `missing` says what to do where there is none. */
+export function readWeights(path: string, missing = 'train the model it comes from first, or point init.from at a run folder or a .safetensors file'): Record<string, NamedTensor> {
   let file = path;
   if (existsSync(path) && statSync(path).isDirectory()) file = join(path, 'weights.safetensors');
-  if (!existsSync(file)) throw new InputError(`no weights file here; train the model it comes from first, or point init.from at a run folder or a .safetensors file`, file);
+  if (!existsSync(file)) throw new InputError(`no weights file here; ${missing}`, file);
   return decodeSafetensors(new Uint8Array(readFileSync(file)), file).tensors;
 }
 
