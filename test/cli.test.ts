@@ -62,6 +62,8 @@ badInput('pm1 labels on three classes', {
   'data.csv': `${csv}9,9,z\n`,
   'm.yaml': model().replace('labels: onehot', 'labels: pm1').replace('loss: {type: softmax_cross_entropy}', 'loss: {type: hinge}').replace('units: 2}', 'units: 1}'),
 }, /data\.labels: .*(two|2) classes/);
+badInput('one class in the target column', { 'data.csv': 'a,b,label\n1,2,x\n3,4,x\n5,6,x\n7,8,x\n' }, /^m\.yaml: data\.target: the target column holds one class only; a classifier needs two or more/);
+badInput('an input size the data does not have', { 'm.yaml': model().replace('input: 2', 'input: 7') }, /^m\.yaml: model\.input: the model takes 7 features, the data has 2; set model\.input: 2$/);
 badInput('freeze names no layer', { 'm.yaml': model({ rest: 'freeze: [hiden]\n' }) }, /^m\.yaml:\d+:\d+: freeze\[0\]: .*hiden.*did you mean 'hidden'/);
 badInput('everything frozen', { 'm.yaml': model({ rest: 'freeze: [hidden, head]\n' }) }, /^m\.yaml:\d+:\d+: freeze: every parameter is frozen/);
 badInput('--set on an unknown path', { 'm.yaml': model() }, /^--set model\.layers\.hiden\.units=4: no layer named 'hiden'; did you mean 'hidden'\?$/, ['--set', 'model.layers.hiden.units=4']);

@@ -1,5 +1,6 @@
 /** `rmad train FILE`: trains a model file into a run folder. */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
@@ -157,7 +158,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const started = performance.now();
     try {
       const result = await train({
-        spec, baseDir, runDir: args.resume ?? args.out, runsRoot: args.runs, resume: Boolean(args.resume),
+        spec, baseDir, file: args.file ?? join(args.resume!, 'config.resolved.yaml'), runDir: args.resume ?? args.out, runsRoot: args.runs, resume: Boolean(args.resume),
         dtype: args.dtype, device: args.device, profile: args.profile, compile: args.compile,
         shouldStop: () => stop,
         onEvent: args.json

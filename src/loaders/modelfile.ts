@@ -454,7 +454,9 @@ export function checkAgainstData(spec: ModelSpec, data: DataShape, where = 'mode
   }
 
   const k = data.numClasses;
-  if (k !== null) {
+  if (k === 1) {
+    errors.push(`data.target: the target column holds one class only; a classifier needs two or more (or use labels: real for a number to predict)`);
+  } else if (k !== null) {
     const wantUnits = spec.data.labels === 'onehot' ? k : 1;
     if (spec.data.labels !== 'onehot' && k !== 2) {
       errors.push(`data.labels: ${spec.data.labels} labels need two classes, the data has ${k}; use labels: onehot with softmax_cross_entropy`);

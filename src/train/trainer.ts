@@ -44,6 +44,8 @@ export interface TrainOptions {
   spec: ModelSpec;
   /** The model file's folder: data paths and init.from are relative to it. */
   baseDir: string;
+  /** The model file, as errors that need the data (input size, classes) name it. */
+  file?: string;
   /** The run folder; default `<runsRoot>/<name>/<timestamp>`. */
   runDir?: string;
   runsRoot?: string;
@@ -84,10 +86,10 @@ export interface Setup {
 }
 
 /** Loads the data, builds the model, loads init weights and freezes what the spec says. */
-export function setup(spec: ModelSpec, baseDir: string, dtype: DType = 'float32', device: 'cpu' | 'gpu' = 'cpu'): Setup {
+export function setup(spec: ModelSpec, baseDir: string, dtype: DType = 'float32', device: 'cpu' | 'gpu' = 'cpu', file = 'model file'): Setup {
   const rng = new Rng(spec.seed);
   const data = loadData(spec.data, baseDir, rng);
-  checkAgainstData(spec, data, 'model file');
+  checkAgainstData(spec, data, file);
   const ctx = newContext(dtype, { device });
   const model = buildModel(spec.model, ctx, rng);
   const params = model.parameters();
@@ -158,7 +160,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     throw new InputError(`the run has trained ${saved.epoch} epochs, all that train.epochs = ${spec.train.epochs} asks; train it longer with --set train.epochs=N, N > ${saved.epoch}`, 'train.epochs');
   }
   const dtype = saved?.dtype ?? options.dtype ?? 'float32';
-  const s = setup(spec, options.baseDir, dtype, options.device);
+  const s = setup(spec, options.baseDir, dtype, options.device, options.file);
   const profiler = options.profile ? new Profiler() : null;
   s.ctx.profiler = profiler;
   const folder = RunFolder.open(spec, { runDir: options.runDir, runsRoot: options.runsRoot, resume: options.resume ?? false });
