@@ -1,10 +1,11 @@
 // The command line as a user meets it: bad input of every kind gets one clear line on stderr and
 // exit code 2, with no stack trace and nothing half-written; good input trains, evaluates, predicts.
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { rmad, workspace } from './helpers.js';
+import { bin, rmad, workspace } from './helpers.js';
 
 
 
@@ -142,6 +143,32 @@ test('bad input around a run folder: one line, exit 2, nothing of the run or the
   const bad = rmad(['eval', 'run'], dir);
   assert.is(bad.code, 2, bad.stderr);
   assert.match(bad.stderr.trim(), /^run\/data\.json: the data settings cannot be read: the file is not JSON; restore it, or train the run again$/);
+});
+
+test('Ctrl-C stops a training mid-run: a checkpoint, exit 130, and --resume goes on from it', async () => {
+  const dir = workspace({ 'data.csv': csv, 'm.yaml': model().replace('epochs: 2', 'epochs: 100000') });
+  const child = spawn(process.execPath, [bin, 'train', 'm.yaml', '--json', '--out', 'run'], { cwd: dir });
+  let out = '';
+  const code = await new Promise<number | null>((done) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      // The training is under way (its loop computes synchronously): interrupt it, once (a
+      // second Ctrl-C ends the process at once).
+      if (!child.killed && out.includes('"event":"epoch"')) child.kill('SIGINT');
+    });
+    // A loop that never lets the handler run would train on: end it, failing the test.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('close', (c) => {
+      clearTimeout(timer);
+      done(c);
+    });
+  });
+  assert.is(code, 130);
+  const cp = JSON.parse(readFileSync(join(dir, 'run/checkpoint.json'), 'utf8'));
+  assert.ok(cp.epoch >= 1 && cp.epoch < 100000, `stopped at epoch ${cp.epoch}`);
+  const r = rmad(['train', '--resume', 'run', '--set', `train.epochs=${cp.epoch + 2}`], dir);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`resuming at epoch ${cp.epoch + 1}\\n`));
 });
 
 test('--json prints one JSON event per line on stdout', () => {

@@ -18,7 +18,8 @@ export function inputError(f: () => unknown): InputError {
   throw new Error('unreachable');
 }
 
-const bin = new URL('../../bin/rmad', import.meta.url).pathname;
+/** The command line's entry, bin/rmad. */
+export const bin = new URL('../../bin/rmad', import.meta.url).pathname;
 
 /** Runs the command line as a user would, in `cwd`: exit code, output, and its last line. */
 export function rmad(args: readonly string[], cwd: string) {

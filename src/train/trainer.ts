@@ -147,6 +147,9 @@ export function evaluateSplit(s: Setup, spec: ModelSpec, split: Split): Record<s
 
 const SPLITS: SplitName[] = ['train', 'val', 'test'];
 
+/** At most this many milliseconds of training between turns of the event loop. */
+const TURN_MS = 50;
+
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const { spec } = options;
   const emit = options.onEvent ?? (() => {});
@@ -209,6 +212,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   const checkpoint = (epoch: number, batch = 0): Checkpoint => ({ epoch, batch, history, early, optimizerSteps: optimizer.steps, dtype });
   let lastBatch = 0;
+  let lastTurn = performance.now();
   let interrupted = false;
   let stoppedEarly = false;
   let epoch = startEpoch;
@@ -239,6 +243,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
       optimizer.step(grads());
       emit({ type: 'batch', epoch: epoch + 1, batch: b + 1, batches, loss: value });
+      // The loop computes synchronously: give the event loop a turn now and then, or a Ctrl-C's
+      // handler (which sets shouldStop) and a progress bar's timer would wait for the end.
+      if (performance.now() - lastTurn > TURN_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastTurn = performance.now();
+      }
       if (options.shouldStop?.()) {
         lastBatch = b + 1;
         interrupted = b + 1 < batches || epoch + 1 < spec.train.epochs;
