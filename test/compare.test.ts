@@ -123,4 +123,31 @@ test('rmad compare: exit 0 on a pass, 1 on a regression with a table of what mov
   }
 });
 
+test('rmad compare: a results line of the wrong shape is bad input (exit 2, file:line), in the baseline or the new results', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rmad-compare-'));
+  const line = (r: Record<string, unknown>) => `${JSON.stringify(r)}\n`;
+  const good = line(baseline[1]! as unknown as Record<string, unknown>);
+  const base = baseline[0]! as unknown as Record<string, unknown>;
+  writeFileSync(join(dir, 'base.jsonl'), baseline.map((r) => line(r as unknown as Record<string, unknown>)).join(''));
+  const cases: [string, string, RegExp][] = [
+    ['string.jsonl', good + line({ ...base, final: { 'val.loss': '0.5' } }), /^string\.jsonl:2: not a trial record: 'final\.val\.loss' should be a number, got a string$/],
+    ['null.jsonl', good + line({ ...base, final: { 'val.loss': null } }), /^null\.jsonl:2: not a trial record: 'final\.val\.loss' should be a number, got null$/],
+    ['final.jsonl', line({ ...base, final: [0.5] }), /^final\.jsonl:1: not a trial record: 'final' should be an object of metric -> number, got an array$/],
+    ['id.jsonl', line({ ...base, id: 7 }), /^id\.jsonl:1: not a trial record: 'id' should be a string, got a number$/],
+    ['parameters.jsonl', line({ ...base, parameters: 'optimizer.lr=0.01' }), /^parameters\.jsonl:1: not a trial record: 'parameters' should be an object, got a string$/],
+    ['seed.jsonl', line({ ...base, seed: '0' }), /^seed\.jsonl:1: not a trial record: 'seed' should be a number, got a string$/],
+    ['dup.jsonl', good + line(base) + line(base), /^dup\.jsonl:3: trial 'aaaaaaaaaaaa' has a line already \(line 2\); keep one line per trial$/],
+  ];
+  for (const [name, text, message] of cases) {
+    writeFileSync(join(dir, name), text);
+    // As the baseline (where a bad value would be skipped) and as the new results (where it would fail).
+    for (const args of [[name, 'base.jsonl'], ['base.jsonl', name]]) {
+      const r = rmad(['compare', ...args, '--metric', 'val.loss'], dir);
+      assert.is(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(r.stderr.trim(), message);
+    }
+  }
+});
+
 test.run();

@@ -318,6 +318,18 @@ test('a trial that fails or crashes is recorded as failed; the others still run'
   assert.match(readFileSync(join(dir, 'out', 'summary.md'), 'utf8'), /\*\*Failed trials\*\*[\s\S]*boom: simulated crash/);
 });
 
+test('a final metric that is not finite is left out of results.jsonl, which reads back', async () => {
+  const dir = workspace({
+    'm.yaml': model('method: list\ntrials: [{optimizer.lr: 0.1}]'),
+    // Replies as a trial whose validation loss overflowed; JSON would write it as null.
+    'nan-worker.mjs': "process.on('message', (m) => process.send({ type: 'done', id: m.id, interrupted: false, summary: { final: { 'train.loss': 0.5, 'val.loss': Infinity, 'val.accuracy': NaN }, best: null, wallSeconds: 0.1, interrupted: false } }));\nprocess.on('disconnect', () => process.exit(0));\nprocess.send({ type: 'ready' });\n",
+  });
+  const out = join(dir, 'out');
+  const outcome = await runSweep({ plan: loadSweep({ file: join(dir, 'm.yaml') }), outDir: out, jobs: 1, workerScript: join(dir, 'nan-worker.mjs') });
+  assert.equal(outcome.records[0]!.final, { 'train.loss': 0.5 });
+  assert.equal(readResults(out)[0]!.final, { 'train.loss': 0.5 });
+});
+
 test('workers do not inherit the parent\'s -e code (the library run from node -e)', () => {
   const dir = workspace({ 'm.yaml': model('method: list\ntrials: [{optimizer.lr: 0.1}]') });
   const library = new URL('../src/train/sweep.js', import.meta.url).href;

@@ -220,7 +220,7 @@ export function readMeta(dir: string): SweepMeta {
   }
 }
 
-/** The records of a results.jsonl file, or of the one in a folder; each line is checked. */
+/** The records of a results.jsonl file, or of the one in a folder; each line is checked, and no trial may have two. */
 export function readResults(path: string): TrialRecord[] {
   const file = existsSync(path) && !path.endsWith('.jsonl') && existsSync(join(path, 'results.jsonl')) ? join(path, 'results.jsonl') : path;
   let text: string;
@@ -232,6 +232,7 @@ export function readResults(path: string): TrialRecord[] {
     throw new InputError(why, path);
   }
   const records: TrialRecord[] = [];
+  const lineOf = new Map<string, number>();
   text.split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     let r: unknown;
@@ -242,19 +243,49 @@ export function readResults(path: string): TrialRecord[] {
     }
     const problem = recordProblem(r);
     if (problem) throw new InputError(`not a trial record: ${problem}`, `${file}:${i + 1}`);
-    records.push(r as TrialRecord);
+    const record = r as TrialRecord;
+    const first = lineOf.get(record.id);
+    if (first !== undefined) throw new InputError(`trial '${record.id}' has a line already (line ${first}); keep one line per trial`, `${file}:${i + 1}`);
+    lineOf.set(record.id, i + 1);
+    records.push(record);
   });
   return records;
 }
 
+/** `a string`, `null`, `an array`: what a JSON value is, for messages. */
+function typeName(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** What is wrong with a results line, or null: every field rmad sweep writes, with its type. */
 function recordProblem(r: unknown): string | null {
-  if (typeof r !== 'object' || r === null || Array.isArray(r)) return 'expected an object';
-  const o = r as Record<string, unknown>;
-  if (typeof o.id !== 'string') return "missing 'id'";
-  if (typeof o.parameters !== 'object' || o.parameters === null) return "missing 'parameters'";
-  if (typeof o.seed !== 'number') return "missing 'seed'";
-  if (o.status !== 'ok' && o.status !== 'failed' && o.status !== 'gate-failed') return "'status' is not ok, failed or gate-failed";
-  if (typeof o.final !== 'object' || o.final === null) return "missing 'final'";
+  if (!isObject(r)) return 'expected an object';
+  const expect = (key: string, what: string, ok: (v: unknown) => boolean): string | null => {
+    if (!(key in r)) return `missing '${key}'`;
+    return ok(r[key]) ? null : `'${key}' should be ${what}, got ${typeName(r[key])}`;
+  };
+  const problem =
+    expect('id', 'a string', (v) => typeof v === 'string' && v !== '') ??
+    expect('parameters', 'an object', isObject) ??
+    expect('seed', 'a number', (v) => typeof v === 'number') ??
+    (r.status === 'ok' || r.status === 'failed' || r.status === 'gate-failed' ? null : "'status' is not ok, failed or gate-failed") ??
+    expect('final', 'an object of metric -> number', isObject) ??
+    expect('trial', 'a number', (v) => typeof v === 'number') ??
+    expect('best', 'null or an object', (v) => v === null || isObject(v)) ??
+    expect('run', 'a string', (v) => typeof v === 'string') ??
+    expect('wallSeconds', 'a number', (v) => typeof v === 'number');
+  if (problem) return problem;
+  for (const [k, v] of Object.entries(r.parameters as object)) {
+    if (!['number', 'string', 'boolean'].includes(typeof v)) return `'parameters.${k}' should be a number, string or boolean, got ${typeName(v)}`;
+  }
+  for (const [k, v] of Object.entries(r.final as object)) {
+    if (typeof v !== 'number') return `'final.${k}' should be a number, got ${typeName(v)}`;
+  }
+  if ('error' in r && typeof r.error !== 'string') return `'error' should be a string, got ${typeName(r.error)}`;
   return null;
 }
 

@@ -187,7 +187,8 @@ function finishedSummary(runDir: string): Summary | null {
 }
 
 function recordOf(trial: Trial, summary: Summary, outDir: string): TrialRecord {
-  const final = Object.fromEntries(Object.entries(summary.final).filter(([k]) => k.includes('.')));
+  // A metric that is not finite is left out: JSON would write it as null, which is not a number.
+  const final = Object.fromEntries(Object.entries(summary.final).filter(([k, v]) => k.includes('.') && typeof v === 'number' && Number.isFinite(v)));
   return {
     id: trial.id, trial: trial.index, parameters: trial.parameters, seed: trial.seed, status: 'ok', final, best: summary.best,
     run: relative(outDir, join(outDir, 'trials', trial.id)), wallSeconds: summary.wallSeconds,
