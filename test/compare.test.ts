@@ -150,4 +150,12 @@ test('rmad compare: a results line of the wrong shape is bad input (exit 2, file
   }
 });
 
+test('rmad compare: a results file that starts with a byte-order mark reads as without it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rmad-compare-'));
+  writeFileSync(join(dir, 'bom.jsonl'), `\uFEFF${baseline.map((r) => `${JSON.stringify(r)}\n`).join('')}`);
+  const r = rmad(['compare', 'bom.jsonl', 'bom.jsonl', '--metric', 'val.loss'], dir);
+  assert.is(r.code, 0, r.stderr);
+  assert.is(r.last, 'compare: 0 regressed, 0 improved, 0 within tolerance, 2 unchanged');
+});
+
 test.run();

@@ -233,7 +233,8 @@ export function readResults(path: string): TrialRecord[] {
   }
   const records: TrialRecord[] = [];
   const lineOf = new Map<string, number>();
-  text.split('\n').forEach((line, i) => {
+  // An editor's byte-order mark is not part of the first line.
+  text.replace(/^\uFEFF/, '').split('\n').forEach((line, i) => {
     if (line.trim() === '') return;
     let r: unknown;
     try {
