@@ -2,7 +2,7 @@
 // worker processes with resume, gates, the output files, merging shards, and the command
 // line's exit codes and last line. Trials are tiny (60 generated rows, 2 epochs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -56,6 +56,31 @@ function errorLines(fn: () => unknown): string[] {
   }
   assert.unreachable('expected an InputError');
   return [];
+}
+
+/** Every file under `dir` with its text, to check that a refused command left a folder alone. */
+function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort()) {
+    const path = join(dir, name);
+    files[name] = statSync(path).isDirectory() ? '(folder)' : readFileSync(path, 'utf8');
+  }
+  return files;
+}
+
+/** A sweep folder written by hand: its sweep.json plans `ids`, `done` of them have a results line. */
+function handMadeSweep(dir: string, ids: readonly string[], done = ids, shard: SweepMeta['shard'] = null): void {
+  mkdirSync(dir, { recursive: true });
+  const planned: SweepMeta = {
+    rmad: 'test', name: 'tiny', file: 'm.yaml', method: 'list', parameters: ['optimizer.lr'], seeds: null,
+    objective: { metric: 'val.loss', mode: 'min' }, expect: [], trials: ids.map((id, i) => ({ id, trial: i + 1 })), shard,
+  };
+  writeFileSync(join(dir, 'sweep.json'), `${JSON.stringify(planned, null, 2)}\n`);
+  const line = (id: string) => ({
+    id, trial: ids.indexOf(id) + 1, parameters: { 'optimizer.lr': ids.indexOf(id) / 10 }, seed: 0, status: 'ok',
+    final: { 'val.loss': 0.5 }, best: null, run: `trials/${id}`, wallSeconds: 0.1,
+  });
+  writeFileSync(join(dir, 'results.jsonl'), done.map((id) => `${JSON.stringify(line(id))}\n`).join(''));
 }
 
 /** The records without what differs between runs of the same trials (run folder, time). */
@@ -414,6 +439,33 @@ test('rmad sweep: exit 0 when all pass, 1 when a gate fails, 2 for bad input; th
   const dry = rmad(['sweep', 'm.yaml', '--dry-run', '--shard', '1/2'], dir);
   assert.is(dry.code, 0);
   assert.match(dry.last!, /^4 trials, 2 in shard 1\/2; nothing trained/);
+});
+
+test('rmad sweep: --out refuses a file and a training run\'s folder, with or without --resume, and leaves them as they were', () => {
+  const dir = workspace({ 'm.yaml': model(grid), 'notes.txt': 'mine\n' });
+  mkdirSync(join(dir, 'run'));
+  writeFileSync(join(dir, 'run', 'config.resolved.yaml'), '# rmad\nname: tiny\n');
+  writeFileSync(join(dir, 'run', 'metrics.jsonl'), '{"epoch":1}\n');
+  mkdirSync(join(dir, 'stray'));
+  writeFileSync(join(dir, 'stray', 'results.jsonl'), '{}\n');
+  handMadeSweep(join(dir, 'shard'), ['aaaaaaaaaaaa']);
+  const before = snapshot(dir);
+  for (const [args, message] of [
+    [['sweep', 'm.yaml', '--out', 'run'], /^run: holds a training run \(config\.resolved\.yaml\), not a sweep; choose another --out$/],
+    [['sweep', 'm.yaml', '--out', 'run', '--resume'], /^run: holds a training run/],
+    [['sweep', 'm.yaml', '--out', 'stray', '--resume'], /^stray: holds results\.jsonl or trials\/ but no sweep\.json, so not a folder rmad sweep wrote; choose another --out$/],
+    [['sweep', 'm.yaml', '--out', 'notes.txt'], /^notes\.txt: a file stands there, not a folder; choose another --out$/],
+    [['sweep', 'm.yaml', '--out', 'notes.txt', '--resume'], /^notes\.txt: a file stands there/],
+    [['sweep', 'm.yaml', '--out', 'notes.txt/sub'], /^notes\.txt\/sub: a file stands in the way of the output folder; choose another --out$/],
+    [['sweep', '--merge', 'shard', '--out', 'run'], /^run: holds a training run/],
+    [['sweep', '--merge', 'shard', '--out', 'notes.txt'], /^notes\.txt: a file stands there/],
+  ] as const) {
+    const r = rmad([...args], dir);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), message);
+  }
+  assert.equal(snapshot(dir), before, 'nothing written');
 });
 
 test('the cores are divided among the workers: threads of products, and V8 helpers only with cores to spare', async () => {

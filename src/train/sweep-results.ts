@@ -14,7 +14,7 @@
  * `mean` averages the metric over the trials that trained. A shard sees only part of the sweep,
  * so it checks `each` and defers `best` and `mean` to the merge.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../loaders/atomic.js';
@@ -181,8 +181,27 @@ export function ensureFolder(dir: string): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new InputError(`cannot make the output folder (${(e as NodeJS.ErrnoException).code ?? String(e)}); choose another --out`, dir);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ENOTDIR') throw new InputError('a file stands in the way of the output folder; choose another --out', dir);
+    throw new InputError(`cannot make the output folder (${code ?? String(e)}); choose another --out`, dir);
   }
+}
+
+/**
+ * The sweep an output folder holds (its sweep.json), or null for a new or empty one. Refuses
+ * a file, a training run's folder and results without a sweep.json: sweep files would mix into them.
+ */
+export function outFolderMeta(dir: string): SweepMeta | null {
+  if (!existsSync(dir)) return null;
+  if (!statSync(dir).isDirectory()) throw new InputError('a file stands there, not a folder; choose another --out', dir);
+  if (existsSync(join(dir, 'sweep.json'))) return readMeta(dir);
+  if (existsSync(join(dir, 'config.resolved.yaml')) || existsSync(join(dir, 'checkpoint.json'))) {
+    throw new InputError('holds a training run (config.resolved.yaml), not a sweep; choose another --out', dir);
+  }
+  if (existsSync(join(dir, 'results.jsonl')) || existsSync(join(dir, 'trials'))) {
+    throw new InputError('holds results.jsonl or trials/ but no sweep.json, so not a folder rmad sweep wrote; choose another --out', dir);
+  }
+  return null;
 }
 
 export function writeMeta(dir: string, meta: SweepMeta): void {
@@ -397,6 +416,7 @@ export function mergeSweeps(dirs: readonly string[], outDir: string): SweepOutco
     }
   }
   const meta: SweepMeta = { ...first.meta, rmad: version, shard: null };
+  outFolderMeta(outDir);
   ensureFolder(outDir);
   writeMeta(outDir, meta);
   const outcome = outcomeOf(outDir, meta, [...merged.values()], false);

@@ -13,7 +13,8 @@
  * line is kept, or rebuilt from summary.json when the sweep was killed between the two writes.
  * A trial folder with a checkpoint but no finished summary continues from the checkpoint; any
  * other leftover folder is cleared and the trial trains again. Failed trials train again.
- * Without `resume`, a folder that already holds a sweep is refused, as `rmad train --out` does.
+ * Without `resume`, a folder that already holds a sweep is refused, as `rmad train --out` does;
+ * a file, or a training run's folder, is refused either way.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -24,7 +25,7 @@ import { InputError } from '../errors.js';
 import type { Summary } from './run-folder.js';
 import { shardTrials, type Shard, type SweepPlan, type Trial } from './sweep-plan.js';
 import {
-  ensureFolder, newMeta, outcomeOf, readResults, writeMeta, writeResults, type SweepOutcome, type TrialRecord,
+  ensureFolder, newMeta, outcomeOf, outFolderMeta, readResults, writeMeta, writeResults, type SweepOutcome, type TrialRecord,
 } from './sweep-results.js';
 import type { TrialReply, TrialRequest } from './sweep-worker.js';
 import { packageFile } from '../package-file.js';
@@ -79,6 +80,7 @@ export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {
   const slice = shardTrials(plan.trials, shard);
   const meta = newMeta(plan, shard);
 
+  outFolderMeta(outDir);
   if (!options.resume && (existsSync(join(outDir, 'results.jsonl')) || existsSync(join(outDir, 'trials')))) {
     throw new InputError('holds the results of an earlier sweep; add --resume to skip its finished trials, or choose another --out', outDir);
   }
