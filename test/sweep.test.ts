@@ -468,6 +468,32 @@ test('rmad sweep: --out refuses a file and a training run\'s folder, with or wit
   assert.equal(snapshot(dir), before, 'nothing written');
 });
 
+test('rmad sweep --resume refuses a folder of another sweep or another shard, and leaves it as it was', () => {
+  const dir = workspace({ 'm.yaml': model('method: list\ntrials: [{optimizer.lr: 0.1}, {optimizer.lr: 0.2}]'), 'other.yaml': 'method: list\ntrials: [{optimizer.lr: 0.3}]\n' });
+  const first = rmad(['sweep', 'm.yaml', '--out', 'out', '--jobs', '1'], dir);
+  assert.is(first.code, 0, first.stderr);
+  const ids = loadSweep({ file: join(dir, 'm.yaml') }).trials.map((t) => t.id);
+  handMadeSweep(join(dir, 's1'), ids, [ids[0]!], { index: 1, count: 2 });
+  const before = snapshot(dir);
+  for (const [args, message] of [
+    [['sweep', 'm.yaml', '--sweep', 'other.yaml', '--out', 'out', '--resume'], /^out: holds a different sweep than m\.yaml \(its trial ids differ\); resume with the same model file, --sweep and --set, or choose another --out$/],
+    [['sweep', 'm.yaml', '--set', 'train.epochs=3', '--out', 'out', '--resume'], /^out: holds a different sweep than m\.yaml/],
+    [['sweep', 'm.yaml', '--out', 's1', '--resume'], /^s1: holds shard 1\/2 of this sweep, not the whole; resume with --shard 1\/2, or choose another --out$/],
+    [['sweep', 'm.yaml', '--shard', '2/2', '--out', 's1', '--resume'], /^s1: holds shard 1\/2 of this sweep, not shard 2\/2; resume with --shard 1\/2/],
+    [['sweep', 'm.yaml', '--shard', '1/2', '--out', 'out', '--resume'], /^out: holds the whole of this sweep, not shard 1\/2; resume with no --shard/],
+  ] as const) {
+    const r = rmad([...args], dir);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), message);
+  }
+  assert.equal(snapshot(dir), before, 'nothing written');
+  // The same sweep and shard resume as before.
+  const again = rmad(['sweep', 'm.yaml', '--out', 'out', '--resume'], dir);
+  assert.is(again.code, 0, again.stderr);
+  assert.match(again.stdout, /2 finished earlier, skipped; training 0/);
+});
+
 test('the cores are divided among the workers: threads of products, and V8 helpers only with cores to spare', async () => {
   assert.equal(workerBudget(1, 2), { threads: 2, helpers: true });
   assert.equal(workerBudget(2, 2), { threads: 1, helpers: false });

@@ -226,6 +226,15 @@ export function newMeta(plan: { name: string; file: string; sweep: SweepSpec; tr
   };
 }
 
+/**
+ * Refuses the sweep `meta` of folder `dir` unless it plans the same trials (ids) as
+ * `than.meta`, which `than.dir` names; `fix` says what to do instead.
+ */
+export function checkSameSweep(dir: string, meta: SweepMeta, than: { dir: string; meta: SweepMeta }, fix: string): void {
+  const planKey = (m: SweepMeta) => m.trials.map((t) => t.id).join(',');
+  if (planKey(meta) !== planKey(than.meta)) throw new InputError(`holds a different sweep than ${than.dir} (its trial ids differ); ${fix}`, dir);
+}
+
 /** Reads a folder's sweep.json. */
 export function readMeta(dir: string): SweepMeta {
   const file = join(dir, 'sweep.json');
@@ -401,12 +410,7 @@ export function mergeSweeps(dirs: readonly string[], outDir: string): SweepOutco
   if (dirs.length === 0) throw new InputError('name the shard folders to merge: rmad sweep --merge DIR... --out DIR', '--merge');
   const metas = dirs.map((dir) => ({ dir, meta: readMeta(dir) }));
   const first = metas[0]!;
-  const planKey = (m: SweepMeta) => m.trials.map((t) => t.id).join(',');
-  for (const { dir, meta } of metas.slice(1)) {
-    if (planKey(meta) !== planKey(first.meta)) {
-      throw new InputError(`holds a different sweep than ${first.dir} (its trial ids differ); merge shards of one sweep, run with the same file and --set`, dir);
-    }
-  }
+  for (const { dir, meta } of metas.slice(1)) checkSameSweep(dir, meta, first, 'merge shards of one sweep, run with the same file and --set');
   const merged = new Map<string, TrialRecord>();
   for (const { dir } of metas) {
     for (const r of readResults(join(dir, 'results.jsonl'))) {

@@ -12,7 +12,8 @@
  * folder holds a summary.json of a run that was not interrupted (and its weights). Its results
  * line is kept, or rebuilt from summary.json when the sweep was killed between the two writes.
  * A trial folder with a checkpoint but no finished summary continues from the checkpoint; any
- * other leftover folder is cleared and the trial trains again. Failed trials train again.
+ * other leftover folder is cleared and the trial trains again. Failed trials train again. The
+ * folder must hold the same sweep (trial ids) and shard.
  * Without `resume`, a folder that already holds a sweep is refused, as `rmad train --out` does;
  * a file, or a training run's folder, is refused either way.
  */
@@ -25,7 +26,7 @@ import { InputError } from '../errors.js';
 import type { Summary } from './run-folder.js';
 import { shardTrials, type Shard, type SweepPlan, type Trial } from './sweep-plan.js';
 import {
-  ensureFolder, newMeta, outcomeOf, outFolderMeta, readResults, writeMeta, writeResults, type SweepOutcome, type TrialRecord,
+  checkSameSweep, ensureFolder, newMeta, outcomeOf, outFolderMeta, readResults, writeMeta, writeResults, type SweepOutcome, type TrialRecord,
 } from './sweep-results.js';
 import type { TrialReply, TrialRequest } from './sweep-worker.js';
 import { packageFile } from '../package-file.js';
@@ -80,9 +81,15 @@ export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {
   const slice = shardTrials(plan.trials, shard);
   const meta = newMeta(plan, shard);
 
-  outFolderMeta(outDir);
+  const earlierMeta = outFolderMeta(outDir);
   if (!options.resume && (existsSync(join(outDir, 'results.jsonl')) || existsSync(join(outDir, 'trials')))) {
     throw new InputError('holds the results of an earlier sweep; add --resume to skip its finished trials, or choose another --out', outDir);
+  }
+  if (options.resume && earlierMeta) {
+    checkSameSweep(outDir, earlierMeta, { dir: plan.file, meta }, 'resume with the same model file, --sweep and --set, or choose another --out');
+    if (shardText(earlierMeta.shard) !== shardText(shard)) {
+      throw new InputError(`holds ${shardText(earlierMeta.shard)} of this sweep, not ${shardText(shard)}; resume with ${earlierMeta.shard ? `--shard ${earlierMeta.shard.index}/${earlierMeta.shard.count}` : 'no --shard'}, or choose another --out`, outDir);
+    }
   }
   ensureFolder(outDir);
   const earlier = options.resume && existsSync(join(outDir, 'results.jsonl')) ? readResults(join(outDir, 'results.jsonl')) : [];
@@ -170,6 +177,10 @@ export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {
   outcome = outcomeOf(outDir, meta, [...records.values()], interrupted);
   writeResults(outcome);
   return outcome;
+}
+
+function shardText(shard: Shard | null): string {
+  return shard ? `shard ${shard.index}/${shard.count}` : 'the whole';
 }
 
 function infoOf(trial: Trial): TrialInfo {
