@@ -2,7 +2,7 @@
 // worker processes with resume, gates, the output files, merging shards, and the command
 // line's exit codes and last line. Trials are tiny (60 generated rows, 2 epochs).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
@@ -492,6 +492,37 @@ test('rmad sweep --resume refuses a folder of another sweep or another shard, an
   const again = rmad(['sweep', 'm.yaml', '--out', 'out', '--resume'], dir);
   assert.is(again.code, 0, again.stderr);
   assert.match(again.stdout, /2 finished earlier, skipped; training 0/);
+});
+
+test('rmad sweep --merge refuses an --out whose results it would replace: a folder merged, one a sweep ran in, another sweep\'s', () => {
+  const dir = workspace({});
+  const ids = ['aaaaaaaaaaaa', 'bbbbbbbbbbbb'];
+  handMadeSweep(join(dir, 's1'), ids, [ids[0]!], { index: 1, count: 2 });
+  handMadeSweep(join(dir, 's2'), ids, [ids[1]!], { index: 2, count: 2 });
+  handMadeSweep(join(dir, 'whole'), ids);
+  mkdirSync(join(dir, 'whole', 'trials'));
+  handMadeSweep(join(dir, 'other'), ['cccccccccccc']);
+  symlinkSync('s1', join(dir, 'link'));
+  const before = snapshot(dir);
+  for (const [out, message] of [
+    ['s1', /^s1: is one of the folders merged; merge into a folder of its own \(choose another --out\)$/],
+    ['./s2/', /^\.\/s2\/: is s2, one of the folders merged/],
+    ['link', /^link: is s1, one of the folders merged/],
+    ['whole', /^whole: holds the trials of a sweep that ran there; merge into a folder of its own \(choose another --out\)$/],
+    ['other', /^other: holds a different sweep than s1 \(its trial ids differ\); choose another --out$/],
+  ] as const) {
+    const r = rmad(['sweep', '--merge', 's1', 's2', '--out', out], dir);
+    assert.is(r.code, 2, `--out ${out}: ${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr.trim(), message);
+  }
+  assert.equal(snapshot(dir), before, 'nothing written');
+  // A folder of its own, and a merge again into it.
+  for (let k = 0; k < 2; k++) {
+    const r = rmad(['sweep', '--merge', 's1', 's2', '--out', 'merged'], dir);
+    assert.is(r.code, 0, r.stderr);
+    assert.equal(readResults(join(dir, 'merged')).map((x) => [x.id, x.run]), [[ids[0], '../s1/trials/aaaaaaaaaaaa'], [ids[1], '../s2/trials/bbbbbbbbbbbb']]);
+  }
 });
 
 test('the cores are divided among the workers: threads of products, and V8 helpers only with cores to spare', async () => {

@@ -14,7 +14,7 @@
  * `mean` averages the metric over the trials that trained. A shard sees only part of the sweep,
  * so it checks `each` and defers `best` and `mean` to the merge.
  */
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../loaders/atomic.js';
@@ -401,6 +401,20 @@ export function summaryMarkdown(o: SweepOutcome): string {
 // Merge
 
 /**
+ * Refuses an output folder whose results a merge would replace: one of the folders merged, a
+ * folder whose trials trained there, or another sweep's. An earlier merge of this sweep is replaced.
+ */
+function checkMergeOut(outDir: string, dirs: readonly string[], first: { dir: string; meta: SweepMeta }): void {
+  const out = existsSync(outDir) ? realpathSync(outDir) : null;
+  const input = dirs.find((dir) => realpathSync(dir) === out);
+  if (input !== undefined) throw new InputError(`is ${input === outDir ? 'one' : `${input}, one`} of the folders merged; merge into a folder of its own (choose another --out)`, outDir);
+  const earlier = outFolderMeta(outDir);
+  if (!earlier) return;
+  if (existsSync(join(outDir, 'trials'))) throw new InputError('holds the trials of a sweep that ran there; merge into a folder of its own (choose another --out)', outDir);
+  checkSameSweep(outDir, earlier, first, 'choose another --out');
+}
+
+/**
  * Joins the results of shards (or of any runs of one sweep) into `outDir`: records
  * deduplicated by id (a finished record wins over a failed one, then the first folder given),
  * run paths rewritten relative to `outDir`, and the gates evaluated on the whole sweep. Every
@@ -420,7 +434,7 @@ export function mergeSweeps(dirs: readonly string[], outDir: string): SweepOutco
     }
   }
   const meta: SweepMeta = { ...first.meta, rmad: version, shard: null };
-  outFolderMeta(outDir);
+  checkMergeOut(outDir, dirs, first);
   ensureFolder(outDir);
   writeMeta(outDir, meta);
   const outcome = outcomeOf(outDir, meta, [...merged.values()], false);
