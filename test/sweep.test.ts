@@ -525,6 +525,28 @@ test('rmad sweep --merge refuses an --out whose results it would replace: a fold
   }
 });
 
+test('rmad sweep --merge --dry-run checks and lists what it would join, writing nothing; flags of a sweep that runs are refused', () => {
+  const dir = workspace({});
+  const ids = ['aaaaaaaaaaaa', 'bbbbbbbbbbbb', 'cccccccccccc'];
+  handMadeSweep(join(dir, 's1'), ids, [ids[0]!, ids[2]!], { index: 1, count: 2 });
+  handMadeSweep(join(dir, 's2'), ids, [], { index: 2, count: 2 });
+  const before = snapshot(dir);
+  const dry = rmad(['sweep', '--merge', 's1', 's2', '--out', 'merged', '--dry-run'], dir);
+  assert.is(dry.code, 0, dry.stderr);
+  assert.match(dry.stdout, /^\s+1\s+aaaaaaaaaaaa\s+optimizer\.lr=0, seed=0\s+ok\s+\.\.\/s1\/trials\/aaaaaaaaaaaa$/m);
+  assert.is(dry.last, '2 of 3 trials have results in the 2 folders; nothing written to merged (--dry-run)');
+  // A dry run checks what the merge would: here, --out among the folders merged.
+  const bad = rmad(['sweep', '--merge', 's1', 's2', '--out', 's2', '--dry-run'], dir);
+  assert.is(bad.code, 2);
+  assert.match(bad.stderr, /^s2: is one of the folders merged/);
+  for (const flag of [['--shard', '1/2'], ['--resume'], ['--jobs', '2'], ['--sweep', 's.yaml'], ['--set', 'optimizer.lr=0.1'], ['--seed', '1']]) {
+    const r = rmad(['sweep', '--merge', 's1', 's2', '--out', 'merged', ...flag], dir);
+    assert.is(r.code, 2, `${flag.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.is(r.stderr, `${flag[0]}: does not apply to --merge, which joins finished sweep folders; leave it out\n`);
+  }
+  assert.equal(snapshot(dir), before, 'nothing written');
+});
+
 test('the cores are divided among the workers: threads of products, and V8 helpers only with cores to spare', async () => {
   assert.equal(workerBudget(1, 2), { threads: 2, helpers: true });
   assert.equal(workerBudget(2, 2), { threads: 1, helpers: false });

@@ -101,7 +101,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('resume', { type: 'boolean', describe: 'skip the trials that finished in --out; continue interrupted ones' })
       .option('out', { type: 'string', describe: 'output folder (default sweeps/<name>/, sweeps/<name>/shard-i-of-n/ for a shard)', requiresArg: true })
       .option('merge', { type: 'string', array: true, describe: 'join the results of these sweep folders (shards) into --out', requiresArg: true })
-      .option('dry-run', { type: 'boolean', describe: 'print the trials and their ids; train nothing' })
+      .option('dry-run', { type: 'boolean', describe: 'print the trials and their ids (with --merge: the results it would join); train and write nothing' })
       .option('device', { choices: ['cpu', 'gpu'] as const, default: 'cpu' as const, describe: 'where the trials train' })
       .option('top', { type: 'number', default: 20, describe: 'trials listed in the final table (results.csv has them all)', requiresArg: true }) as Argv<SweepArgs>,
   handler: async (args) => {
@@ -109,7 +109,15 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     if (!args.merge && !args.file) throw new InputError('name a model file (rmad sweep models/sweep-mlp.yaml) or shard folders to --merge', 'rmad sweep');
     if (args.merge) {
       if (!args.out) throw new InputError('needs --out, the folder of the merged results', '--merge');
-      const outcome = mergeSweeps(args.merge, args.out!);
+      // Flags of a sweep that runs: a merge would ignore them.
+      const stray = (['shard', 'resume', 'jobs', 'sweep', 'set', 'seed'] as const).find((k) => args[k] !== undefined);
+      if (stray) throw new InputError('does not apply to --merge, which joins finished sweep folders; leave it out', `--${stray}`);
+      const outcome = mergeSweeps(args.merge, args.out, { dryRun: args.dryRun });
+      if (args.dryRun) {
+        write(table(['trial', 'id', 'parameters', 'status', 'run'], outcome.records.map((r) => [r.trial, r.id, paramText(r), r.status, r.run])));
+        write(`${outcome.records.length} of ${outcome.planned} trials have results in the ${args.merge.length} folders; nothing written to ${args.out} (--dry-run)`);
+        return;
+      }
       write(`merged ${args.merge.length} folders: ${outcome.records.length} of ${outcome.planned} trials have results`);
       report(outcome, args.top);
       if (!outcome.ok) throw new Exit(EXIT.failed);

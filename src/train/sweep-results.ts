@@ -418,9 +418,9 @@ function checkMergeOut(outDir: string, dirs: readonly string[], first: { dir: st
  * Joins the results of shards (or of any runs of one sweep) into `outDir`: records
  * deduplicated by id (a finished record wins over a failed one, then the first folder given),
  * run paths rewritten relative to `outDir`, and the gates evaluated on the whole sweep. Every
- * folder must come from the same plan (the same trial ids).
+ * folder must come from the same plan (the same trial ids). `dryRun`: check and join, write nothing.
  */
-export function mergeSweeps(dirs: readonly string[], outDir: string): SweepOutcome {
+export function mergeSweeps(dirs: readonly string[], outDir: string, options: { dryRun?: boolean } = {}): SweepOutcome {
   if (dirs.length === 0) throw new InputError('name the shard folders to merge: rmad sweep --merge DIR... --out DIR', '--merge');
   const metas = dirs.map((dir) => ({ dir, meta: readMeta(dir) }));
   const first = metas[0]!;
@@ -435,9 +435,10 @@ export function mergeSweeps(dirs: readonly string[], outDir: string): SweepOutco
   }
   const meta: SweepMeta = { ...first.meta, rmad: version, shard: null };
   checkMergeOut(outDir, dirs, first);
+  const outcome = outcomeOf(outDir, meta, [...merged.values()], false);
+  if (options.dryRun) return outcome;
   ensureFolder(outDir);
   writeMeta(outDir, meta);
-  const outcome = outcomeOf(outDir, meta, [...merged.values()], false);
   writeResults(outcome);
   return outcome;
 }
