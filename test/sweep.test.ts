@@ -547,6 +547,26 @@ test('rmad sweep --merge --dry-run checks and lists what it would join, writing 
   assert.equal(snapshot(dir), before, 'nothing written');
 });
 
+test('rmad sweep --top: a whole number >= 0, checked before anything runs', () => {
+  const dir = workspace({ 'm.yaml': model(grid) });
+  const ids = ['aaaaaaaaaaaa', 'bbbbbbbbbbbb'];
+  handMadeSweep(join(dir, 's'), ids);
+  for (const top of ['abc', '-1', '1.5', '']) {
+    for (const args of [['sweep', 'm.yaml', '--out', 'out'], ['sweep', '--merge', 's', '--out', 'merged']]) {
+      const r = rmad([...args, '--top', top], dir);
+      assert.is(r.code, 2, `--top ${top}: ${r.stdout}${r.stderr}`);
+      assert.is(r.stderr, `--top: takes a whole number >= 0, got '${top}'\n`);
+    }
+  }
+  assert.not.ok(existsSync(join(dir, 'out')) || existsSync(join(dir, 'merged')), 'nothing written');
+  const one = rmad(['sweep', '--merge', 's', '--out', 'merged', '--top', '1'], dir);
+  assert.is(one.code, 0, one.stderr);
+  assert.match(one.stdout, /^1\s+aaaaaaaaaaaa .*\n\.\.\. 1 more in merged\/results\.csv$/m);
+  const none = rmad(['sweep', '--merge', 's', '--out', 'merged', '--top', '0'], dir);
+  assert.not.match(none.stdout, /trial\s+parameters/, 'no table');
+  assert.match(none.stdout, /^\.\.\. 2 more in merged\/results\.csv$/m);
+});
+
 test('the cores are divided among the workers: threads of products, and V8 helpers only with cores to spare', async () => {
   assert.equal(workerBudget(1, 2), { threads: 2, helpers: true });
   assert.equal(workerBudget(2, 2), { threads: 1, helpers: false });

@@ -27,7 +27,8 @@ export interface SweepArgs {
   out?: string;
   merge?: string[];
   dryRun?: boolean;
-  top: number;
+  /** Read as typed, so that `--top abc` is named as such. */
+  top: string;
   device: 'cpu' | 'gpu';
 }
 
@@ -37,6 +38,12 @@ function jobsOf(args: SweepArgs): number {
   if (args.jobs === undefined) return defaultJobs();
   if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new InputError(`takes a whole number >= 1, got ${args.jobs}`, '--jobs');
   return args.jobs;
+}
+
+function topOf(args: SweepArgs): number {
+  const text = String(args.top);
+  if (!/^\d+$/.test(text.trim())) throw new InputError(`takes a whole number >= 0, got '${text}'`, '--top');
+  return Number(text);
 }
 
 function paramText(r: { parameters: TrialRecord['parameters']; seed: number }): string {
@@ -72,10 +79,12 @@ function report(o: SweepOutcome, top: number): void {
     const shown = ranked.slice(0, top);
     const metrics = [...new Set([meta.objective.metric, ...meta.expect.map((g) => g.metric)])];
     write('');
-    write(table(
-      ['#', 'trial', 'parameters', 'status', ...metrics],
-      shown.map((r, i) => [i + 1, r.id, paramText(r), r.status, ...metrics.map((m) => (r.status === 'failed' ? '-' : fmt(r.final[m])))]),
-    ));
+    if (shown.length > 0) {
+      write(table(
+        ['#', 'trial', 'parameters', 'status', ...metrics],
+        shown.map((r, i) => [i + 1, r.id, paramText(r), r.status, ...metrics.map((m) => (r.status === 'failed' ? '-' : fmt(r.final[m])))]),
+      ));
+    }
     if (ranked.length > shown.length) write(`... ${ranked.length - shown.length} more in ${join(o.dir, 'results.csv')}`);
   }
   for (const r of o.records.filter((x) => x.status === 'failed')) write(`failed ${r.id} (${paramText(r)}): ${r.error ?? 'unknown error'}`);
@@ -103,8 +112,9 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('merge', { type: 'string', array: true, describe: 'join the results of these sweep folders (shards) into --out', requiresArg: true })
       .option('dry-run', { type: 'boolean', describe: 'print the trials and their ids (with --merge: the results it would join); train and write nothing' })
       .option('device', { choices: ['cpu', 'gpu'] as const, default: 'cpu' as const, describe: 'where the trials train' })
-      .option('top', { type: 'number', default: 20, describe: 'trials listed in the final table (results.csv has them all)', requiresArg: true }) as Argv<SweepArgs>,
+      .option('top', { type: 'string', default: '20', defaultDescription: '20', describe: 'trials listed in the final table (results.csv has them all)', requiresArg: true }) as Argv<SweepArgs>,
   handler: async (args) => {
+    const top = topOf(args);
     if (args.merge && args.file) throw new InputError('give a model file or --merge, not both', 'rmad sweep');
     if (!args.merge && !args.file) throw new InputError('name a model file (rmad sweep models/sweep-mlp.yaml) or shard folders to --merge', 'rmad sweep');
     if (args.merge) {
@@ -119,7 +129,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
         return;
       }
       write(`merged ${args.merge.length} folders: ${outcome.records.length} of ${outcome.planned} trials have results`);
-      report(outcome, args.top);
+      report(outcome, top);
       if (!outcome.ok) throw new Exit(EXIT.failed);
       return;
     }
@@ -150,7 +160,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
     } finally {
       process.off('SIGINT', onSigint);
     }
-    report(outcome, args.top);
+    report(outcome, top);
     if (outcome.interrupted) throw new Exit(EXIT.interrupted);
     if (!outcome.ok) throw new Exit(EXIT.failed);
   },
