@@ -222,6 +222,27 @@ test('--sweep FILE replaces the model file\'s sweep section; errors name that fi
   assert.match(errorLines(() => loadSweep({ file: join(none, 'm.yaml') }))[0]!, /has no sweep: section/);
 });
 
+test('a sweep that varies seed in its parameters and has seeds: too is refused, naming the parameter', () => {
+  for (const [sweep, path] of [
+    ['method: grid\nparameters: {optimizer.lr: [0.1], seed: [1, 2]}\nseeds: [0, 1]', 'sweep.parameters["seed"]'],
+    ['method: random\nparameters: {seed: {choice: [1, 2]}}\nseeds: [0]\nmax_trials: 2', 'sweep.parameters["seed"]'],
+    ['method: list\ntrials: [{optimizer.lr: 0.1}, {optimizer.lr: 0.2, seed: 3}]\nseeds: [0, 1]', 'sweep.trials[1]["seed"]'],
+  ] as const) {
+    const lines = errorLines(() => planOf(sweep));
+    assert.equal(lines.length, 1);
+    assert.match(lines[0]!, /m\.yaml: /);
+    assert.ok(lines[0]!.endsWith(`m.yaml: ${path}: varies the seed, and so does sweep.seeds; use one or the other`), lines[0]);
+  }
+  // Either one alone is a sweep over seeds.
+  assert.equal(planOf('method: grid\nparameters: {seed: [1, 2]}').trials.map((t) => t.seed), [1, 2]);
+  // Through the command line, from a --sweep file: that file is named.
+  const dir = workspace({ 'm.yaml': model(grid), 's.yaml': 'method: grid\nparameters: {seed: [1, 2]}\nseeds: [0]\n' });
+  const r = rmad(['sweep', 'm.yaml', '--sweep', 's.yaml', '--out', 'out'], dir);
+  assert.is(r.code, 2, r.stderr);
+  assert.is(r.stderr, 's.yaml: sweep.parameters["seed"]: varies the seed, and so does sweep.seeds; use one or the other\n');
+  assert.not.ok(existsSync(join(dir, 'out')));
+});
+
 test('shards: every trial in exactly one shard, round robin; bad --shard is an error', () => {
   const items = Array.from({ length: 11 }, (_, i) => i);
   for (let n = 1; n <= 5; n++) {

@@ -10,7 +10,8 @@
  *   own stream of the sweep's `seed`, named by draw and path, so adding a parameter does not
  *   change the values drawn for the others. Drawn numbers are rounded to 6 significant digits,
  *   so they read well in tables and hash the same on every machine.
- * - `seeds`: every trial above runs once per seed (the top-level `seed`), seeds varying fastest.
+ * - `seeds`: every trial above runs once per seed (the top-level `seed`), seeds varying fastest;
+ *   a parameter or listed trial that sets `seed` as well is an error.
  *
  * `max_trials` bounds the number of trials, seed repeats included; it is checked before any
  * trial is built. A random sweep draws `floor(max_trials / seeds)` parameter sets.
@@ -121,6 +122,7 @@ export function planSweep(
 ): SweepPlan {
   // Errors point at the file the sweep section came from.
   const source = at.where ?? at.file;
+  checkSeedAxis(sweep, source);
   const sets = overrideSets(sweep, source);
   const seeds: (number | null)[] = sweep.seeds ?? [null];
   const total = sets.length * seeds.length;
@@ -164,6 +166,15 @@ export function planSweep(
     throw new InputErrors(errors);
   }
   return { name: at.name, file: at.file, baseDir: at.baseDir, sweep, trials, duplicates };
+}
+
+/** `seeds:` sets each trial's seed, so a swept `seed` would be silently replaced: refused. */
+function checkSeedAxis(sweep: SweepSpec, file: string): void {
+  if (!sweep.seeds) return;
+  const path = sweep.method === 'list'
+    ? (sweep.trials ?? []).flatMap((t, i) => ('seed' in t ? [`sweep.trials[${i}]["seed"]`] : []))[0]
+    : 'seed' in sweep.parameters ? 'sweep.parameters["seed"]' : undefined;
+  if (path) throw new InputError(`${path}: varies the seed, and so does sweep.seeds; use one or the other`, file);
 }
 
 /** The errors of one trial, each located at the trial (applyOverrides blames the bare path). */
