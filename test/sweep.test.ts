@@ -451,6 +451,7 @@ test('rmad sweep: exit 0 when all pass, 1 when a gate fails, 2 for bad input; th
     [['sweep', '--merge', 'a'], /^--merge: needs --out/],
     [['sweep', '--merge', 'nowhere', '--out', 'x'], /^nowhere: not a sweep output folder/],
     [['sweep', 'm.yaml', '--sweep', 'missing.yaml'], /^missing\.yaml: no such file/],
+    [['sweep', 'm.yaml', '--sweep', 'sweeps'], /^sweeps: is a folder; --sweep takes a YAML file holding a sweep section$/],
     [['sweep', 'm.yaml', '--out', 'a'], /^a: holds the results of an earlier sweep; add --resume/],
   ] as const) {
     const r = rmad([...args], dir);

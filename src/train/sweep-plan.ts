@@ -91,7 +91,10 @@ function readSweepFile(path: string): unknown {
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new InputError(code === 'ENOENT' ? 'no such file; check the --sweep path' : `cannot be read (${code ?? String(e)})`, path);
+    const why = code === 'ENOENT' ? 'no such file; check the --sweep path'
+      : code === 'EISDIR' ? 'is a folder; --sweep takes a YAML file holding a sweep section'
+      : `cannot be read (${code ?? String(e)})`;
+    throw new InputError(why, path);
   }
   let parsed: unknown;
   try {
