@@ -348,6 +348,24 @@ test('runs trials in worker processes; output files; resume trains nothing; --re
   assert.equal(comparable(readResults(out)), comparable(results), 'retrained to the same numbers: trials are deterministic');
 });
 
+test('an interrupted sweep, or shard, continues with --resume: the finished trials are skipped', async () => {
+  const dir = workspace({ 'm.yaml': model('method: list\ntrials: [{optimizer.lr: 0.1}, {optimizer.lr: 0.2}, {optimizer.lr: 0.3}, {optimizer.lr: 0.4}]') });
+  const plan = loadSweep({ file: join(dir, 'm.yaml') });
+  for (const shard of [null, { index: 1, count: 2 }]) {
+    const out = join(dir, shard ? 'shard' : 'whole');
+    const abort = new AbortController();
+    const first = await runSweep({ plan, outDir: out, jobs: 1, shard, signal: abort.signal, onEvent: (e) => e.type === 'trial-end' && abort.abort() });
+    assert.ok(first.interrupted);
+    assert.is(first.records.length, 1);
+    const started: string[] = [];
+    const second = await runSweep({ plan, outDir: out, jobs: 1, shard, resume: true, onEvent: (e) => e.type === 'trial-start' && started.push(e.trial.id) });
+    assert.ok(second.ok);
+    const slice = shardTrials(plan.trials, shard).map((t) => t.id);
+    assert.equal(started, slice.slice(1), 'the rest, not the finished one');
+    assert.equal(readResults(out).map((r) => r.id), slice);
+  }
+});
+
 test('a trial that fails or crashes is recorded as failed; the others still run', async () => {
   const dir = workspace({
     'm.yaml': model('method: list\ntrials: [{optimizer.lr: 0.1}, {model.layers.head.units: 3}, {optimizer.lr: 0.5}, {optimizer.lr: 0.2}]'),
