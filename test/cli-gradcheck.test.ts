@@ -149,7 +149,7 @@ test('exit 2: a missing model file and a bad --order are one line each', () => {
   assert.is(missing.stderr, 'models/nope.yaml: no such file; check the path\n');
   const order = rmad('gradcheck', '--order', '3');
   assert.is(order.status, 2);
-  assert.match(order.stderr, /^--order: takes 1 or 2, got 3\n$/);
+  assert.match(order.stderr, /^--order: takes 1 or 2, got '3'\n$/);
 });
 
 test.run();

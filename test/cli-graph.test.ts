@@ -74,7 +74,7 @@ test('a recurrent model: --batch sets the rows, the unrolled steps show in the o
 test('exit 2: a bad --batch, or --optimize with --format dot, is one line', () => {
   const r = rmad('graph', 'models/svm.yaml', '--batch', '0');
   assert.is(r.status, 2);
-  assert.is(r.stderr, '--batch: takes a whole number >= 1, got 0\n');
+  assert.is(r.stderr, "--batch: takes a whole number >= 1, got '0'\n");
   const dot = rmad('graph', 'models/svm.yaml', '--optimize', '--format', 'dot');
   assert.is(dot.status, 2);
   assert.is(dot.stderr, '--optimize: prints text only; leave out --format dot\n');

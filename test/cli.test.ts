@@ -128,8 +128,8 @@ test('bad input around a run folder: one line, exit 2, nothing of the run or the
     [['eval', 'data.csv'], /^data\.csv: this is a file; give the folder of a run/],
     [['eval', 'unfinished'], /no weights file here; the run has not finished; finish it with rmad train --resume RUN_DIR$/],
     [['train', 'm.yaml', '--resume', 'run'], /^m\.yaml: give a model file or --resume, not both/],
-    [['train', 'm.yaml', '--seed', '9007199254740993'], /^--seed: takes at most 2\^53 - 1, got 9007199254740993$/],
-    [['render', 'm.yaml', '--seed', 'abc'], /^--seed: takes a whole number >= 0, got abc$/],
+    [['train', 'm.yaml', '--seed', '9007199254740993'], /^--seed: takes at most 2\^53 - 1, got '9007199254740993'$/],
+    [['render', 'm.yaml', '--seed', 'abc'], /^--seed: takes a whole number >= 0, got 'abc'$/],
     [['train', 'm.yaml', '--out='], /^--out: is empty; give a folder$/],
     [['gradcheck', '--batch', '3', '--only', 'sin'], /^--batch: applies to model files; name one/],
   ] as const) {

@@ -463,7 +463,8 @@ test('rmad sweep: exit 0 when all pass, 1 when a gate fails, 2 for bad input; th
   assert.is(merged.code, 1, 'half the trials have no result');
   assert.is(merged.last, 'sweep: 2 passed, 2 failed');
   for (const [args, message] of [
-    [['sweep', 'm.yaml', '--jobs', '0'], /^--jobs: takes a whole number >= 1, got 0$/],
+    [['sweep', 'm.yaml', '--jobs', '0'], /^--jobs: takes a whole number >= 1, got '0'$/],
+    [['sweep', 'm.yaml', '--jobs', 'abc'], /^--jobs: takes a whole number >= 1, got 'abc'$/],
     [['sweep', 'm.yaml', '--shard', '3/2'], /^--shard: expected i\/n/],
     [['sweep'], /^rmad sweep: name a model file/],
     [['sweep', '--merge', 'a'], /^--merge: needs --out/],

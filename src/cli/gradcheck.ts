@@ -92,7 +92,7 @@ export function explainFailure(r: CheckResult): string {
 
 function parseOrders(order: number | undefined, fallback: Order[]): Order[] {
   if (order === undefined) return fallback;
-  if (order !== 1 && order !== 2) throw new InputError(`takes 1 or 2, got ${typed('--order', order)}`, '--order');
+  if (order !== 1 && order !== 2) throw new InputError(`takes 1 or 2, got '${typed('--order', order)}'`, '--order');
   return [order];
 }
 

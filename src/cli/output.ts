@@ -40,13 +40,14 @@ export function reportError(e: unknown): number {
 }
 
 /**
- * A whole-number flag's value, checked: at least `min` and exact in a double. The error quotes
- * the value as typed (yargs turns `--seed abc` into NaN).
+ * A whole-number flag's value (parsed by yargs, or its text), checked: at least `min` and exact
+ * in a double. The error quotes the value as typed (yargs turns `--seed abc` into NaN).
  */
-export function wholeNumber(flag: string, value: number, min: number): number {
-  if (Number.isSafeInteger(value) && value >= min) return value;
-  const limit = Math.abs(value) > Number.MAX_SAFE_INTEGER ? `at most 2^53 - 1` : `a whole number >= ${min}`;
-  throw new InputError(`takes ${limit}, got ${typed(flag, value)}`, flag);
+export function wholeNumber(flag: string, value: number | string, min: number): number {
+  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : NaN;
+  if (Number.isSafeInteger(n) && n >= min) return n;
+  const limit = Math.abs(n) > Number.MAX_SAFE_INTEGER ? `at most 2^53 - 1` : `a whole number >= ${min}`;
+  throw new InputError(`takes ${limit}, got '${typed(flag, value)}'`, flag);
 }
 
 /** Whether `flag` is on the command line (as `--flag v` or `--flag=v`). */

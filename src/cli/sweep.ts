@@ -13,7 +13,7 @@ import {
   defaultJobs, describeOverrides, gateText, loadSweep, mergeSweeps, parseShard, rankRecords, runSweep, shardTrials,
   type SweepEvent, type SweepOutcome, type TrialRecord,
 } from '../train/sweep.js';
-import { EXIT, Exit, fmt, table } from './output.js';
+import { EXIT, Exit, fmt, table, wholeNumber } from './output.js';
 import { modelFileOptions } from './train.js';
 
 export interface SweepArgs {
@@ -34,17 +34,7 @@ export interface SweepArgs {
 
 const write = (line: string) => process.stdout.write(`${line}\n`);
 
-function jobsOf(args: SweepArgs): number {
-  if (args.jobs === undefined) return defaultJobs();
-  if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new InputError(`takes a whole number >= 1, got ${args.jobs}`, '--jobs');
-  return args.jobs;
-}
-
-function topOf(args: SweepArgs): number {
-  const text = String(args.top);
-  if (!/^\d+$/.test(text.trim())) throw new InputError(`takes a whole number >= 0, got '${text}'`, '--top');
-  return Number(text);
-}
+const jobsOf = (args: SweepArgs): number => (args.jobs === undefined ? defaultJobs() : wholeNumber('--jobs', args.jobs, 1));
 
 function paramText(r: { parameters: TrialRecord['parameters']; seed: number }): string {
   return describeOverrides({ ...r.parameters, seed: r.seed });
@@ -114,7 +104,7 @@ export const sweepCommand: CommandModule<object, SweepArgs> = {
       .option('device', { choices: ['cpu', 'gpu'] as const, default: 'cpu' as const, describe: 'where the trials train' })
       .option('top', { type: 'string', default: '20', defaultDescription: '20', describe: 'trials listed in the final table (results.csv has them all)', requiresArg: true }) as Argv<SweepArgs>,
   handler: async (args) => {
-    const top = topOf(args);
+    const top = wholeNumber('--top', args.top, 0);
     if (args.merge && args.file) throw new InputError('give a model file or --merge, not both', 'rmad sweep');
     if (!args.merge && !args.file) throw new InputError('name a model file (rmad sweep models/sweep-mlp.yaml) or shard folders to --merge', 'rmad sweep');
     if (args.merge) {
