@@ -27,6 +27,16 @@ export function rmad(args: readonly string[], cwd: string) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr, last: r.stdout.trimEnd().split('\n').at(-1) };
 }
 
+/** Runs each command line in `cwd`: each must exit 2 with one line on stderr that matches its pattern. */
+export function expectBadInput(cwd: string, cases: readonly (readonly [readonly string[], RegExp])[]): void {
+  for (const [args, expected] of cases) {
+    const r = rmad(args, cwd);
+    assert.is(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.is(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), expected);
+  }
+}
+
 /** A fresh temporary folder holding `files` (name -> text). */
 export function workspace(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'rmad-test-'));

@@ -14,7 +14,7 @@ import {
   evaluateGates, loadSweep, mergeSweeps, parseShard, planSweep, readResults, runSweep, shardTrials, trialId, workerBudget,
   type SweepEvent, type SweepMeta, type TrialRecord,
 } from '../src/train/sweep.js';
-import { rmad, workspace } from './helpers.js';
+import { expectBadInput, rmad, workspace } from './helpers.js';
 
 const realWorker = fileURLToPath(new URL('../src/train/sweep-worker.js', import.meta.url));
 
@@ -462,7 +462,7 @@ test('rmad sweep: exit 0 when all pass, 1 when a gate fails, 2 for bad input; th
   const merged = rmad(['sweep', '--merge', 'sweeps/tiny/shard-2-of-2', '--out', 'm'], dir);
   assert.is(merged.code, 1, 'half the trials have no result');
   assert.is(merged.last, 'sweep: 2 passed, 2 failed');
-  for (const [args, message] of [
+  expectBadInput(dir, [
     [['sweep', 'm.yaml', '--jobs', '0'], /^--jobs: takes a whole number >= 1, got '0'$/],
     [['sweep', 'm.yaml', '--jobs', 'abc'], /^--jobs: takes a whole number >= 1, got 'abc'$/],
     [['sweep', 'm.yaml', '--shard', '3/2'], /^--shard: expected i\/n/],
@@ -472,11 +472,7 @@ test('rmad sweep: exit 0 when all pass, 1 when a gate fails, 2 for bad input; th
     [['sweep', 'm.yaml', '--sweep', 'missing.yaml'], /^missing\.yaml: no such file/],
     [['sweep', 'm.yaml', '--sweep', 'sweeps'], /^sweeps: is a folder; --sweep takes a YAML file holding a sweep section$/],
     [['sweep', 'm.yaml', '--out', 'a'], /^a: holds the results of an earlier sweep; add --resume/],
-  ] as const) {
-    const r = rmad([...args], dir);
-    assert.is(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
-    assert.match(r.stderr.trim(), message);
-  }
+  ]);
   const dry = rmad(['sweep', 'm.yaml', '--dry-run', '--shard', '1/2'], dir);
   assert.is(dry.code, 0);
   assert.match(dry.last!, /^4 trials, 2 in shard 1\/2; nothing trained/);
@@ -491,7 +487,7 @@ test('rmad sweep: --out refuses a file and a training run\'s folder, with or wit
   writeFileSync(join(dir, 'stray', 'results.jsonl'), '{}\n');
   handMadeSweep(join(dir, 'shard'), ['aaaaaaaaaaaa']);
   const before = snapshot(dir);
-  for (const [args, message] of [
+  expectBadInput(dir, [
     [['sweep', 'm.yaml', '--out', 'run'], /^run: holds a training run \(config\.resolved\.yaml\), not a sweep; choose another --out$/],
     [['sweep', 'm.yaml', '--out', 'run', '--resume'], /^run: holds a training run/],
     [['sweep', 'm.yaml', '--out', 'stray', '--resume'], /^stray: holds results\.jsonl or trials\/ but no sweep\.json, so not a folder rmad sweep wrote; choose another --out$/],
@@ -500,12 +496,7 @@ test('rmad sweep: --out refuses a file and a training run\'s folder, with or wit
     [['sweep', 'm.yaml', '--out', 'notes.txt/sub'], /^notes\.txt\/sub: a file stands in the way of the output folder; choose another --out$/],
     [['sweep', '--merge', 'shard', '--out', 'run'], /^run: holds a training run/],
     [['sweep', '--merge', 'shard', '--out', 'notes.txt'], /^notes\.txt: a file stands there/],
-  ] as const) {
-    const r = rmad([...args], dir);
-    assert.is(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr.trim(), message);
-  }
+  ]);
   assert.equal(snapshot(dir), before, 'nothing written');
 });
 
@@ -516,18 +507,13 @@ test('rmad sweep --resume refuses a folder of another sweep or another shard, an
   const ids = loadSweep({ file: join(dir, 'm.yaml') }).trials.map((t) => t.id);
   handMadeSweep(join(dir, 's1'), ids, [ids[0]!], { index: 1, count: 2 });
   const before = snapshot(dir);
-  for (const [args, message] of [
+  expectBadInput(dir, [
     [['sweep', 'm.yaml', '--sweep', 'other.yaml', '--out', 'out', '--resume'], /^out: holds a different sweep than m\.yaml \(its trial ids differ\); resume with the same model file, --sweep and --set, or choose another --out$/],
     [['sweep', 'm.yaml', '--set', 'train.epochs=3', '--out', 'out', '--resume'], /^out: holds a different sweep than m\.yaml/],
     [['sweep', 'm.yaml', '--out', 's1', '--resume'], /^s1: holds shard 1\/2 of this sweep, not the whole; resume with --shard 1\/2, or choose another --out$/],
     [['sweep', 'm.yaml', '--shard', '2/2', '--out', 's1', '--resume'], /^s1: holds shard 1\/2 of this sweep, not shard 2\/2; resume with --shard 1\/2/],
     [['sweep', 'm.yaml', '--shard', '1/2', '--out', 'out', '--resume'], /^out: holds the whole of this sweep, not shard 1\/2; resume with no --shard/],
-  ] as const) {
-    const r = rmad([...args], dir);
-    assert.is(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
-    assert.match(r.stderr.trim(), message);
-  }
+  ]);
   assert.equal(snapshot(dir), before, 'nothing written');
   // The same sweep and shard resume as before.
   const again = rmad(['sweep', 'm.yaml', '--out', 'out', '--resume'], dir);
