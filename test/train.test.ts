@@ -105,6 +105,17 @@ test('an interrupted run resumes mid-epoch exactly where it stopped', async () =
   for (const name of Object.keys(w1)) assert.equal([...w2[name]!.data], [...w1[name]!.data], name);
 });
 
+test('early stopping resumes as if never interrupted, from a checkpoint made before any evaluation', async () => {
+  const stopping = 'train: {epochs: 40, batch_size: 16, early_stop: {metric: val.loss, patience: 2}}';
+  const specOf = () => parseModelText(readFileSync(join(modelsDir, 'mlp.yaml'), 'utf8').replace(/train: \{[^}]*\}/, stopping), 'mlp.yaml');
+  const whole = join(tmp(), 'whole'), cut = join(tmp(), 'cut');
+  await train({ spec: specOf(), baseDir: modelsDir, runDir: whole });
+  let batches = 0;
+  assert.ok((await train({ spec: specOf(), baseDir: modelsDir, runDir: cut, shouldStop: () => ++batches === 2 })).interrupted);
+  await train({ spec: specOf(), baseDir: modelsDir, runDir: cut, resume: true });
+  assert.is(readFileSync(join(cut, 'metrics.jsonl'), 'utf8'), readFileSync(join(whole, 'metrics.jsonl'), 'utf8'));
+});
+
 test('a resumed run keeps its dtype, records a longer train.epochs, and refuses one it has trained', async () => {
   const dir = join(tmp(), 'r64');
   await train({ spec: spec(2), baseDir: modelsDir, runDir: dir, dtype: 'float64' });

@@ -4,6 +4,7 @@
  * of its train data, as jaxpr-like text or Graphviz DOT, and the count of each op.
  */
 import type { Argv, CommandModule } from 'yargs';
+import { InputError } from '../errors.js';
 import { graphNodes, nameVariables, printGraph, toDot } from '../engine/printing.js';
 import { compileValueAndGrad, printIR, trace, type Graph as IRGraph, type Node as IRNode } from '../engine/rewrite/index.js';
 import type { DType } from '../engine/tensor.js';
@@ -12,7 +13,6 @@ import { lossFor } from '../layers/losses.js';
 import type { ModelSpec } from '../loaders/spec.js';
 import { trainRows } from '../train/gradcheck-model.js';
 import { setup } from '../train/trainer.js';
-import { InputError } from '../errors.js';
 import { table, wholeNumber } from './output.js';
 import { modelFileOptions, specFor } from './train.js';
 

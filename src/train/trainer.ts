@@ -192,7 +192,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     history = saved.history;
     startEpoch = saved.epoch;
     startBatch = saved.batch;
-    early = saved.early;
+    // JSON wrote a best of NaN (nothing evaluated yet) as null.
+    early = { ...saved.early, best: saved.early.best ?? NaN };
     // The folder describes the run as it goes on (--set train.epochs on a resume).
     folder.writeConfig(spec, dtype);
   } else {
