@@ -61,6 +61,32 @@ test('hyperparameters outside the ranges PyTorch accepts are refused, naming the
     assert.throws(() => new Optimizer({ type: 'adam', lr: 0.1, ...bad }, [p]), (e: Error) => e instanceof RangeError && e.message.startsWith(`optimizer: ${name} is `));
   }
   new Optimizer({ type: 'adam', lr: 0, beta1: 0, beta2: 0, eps: 0, momentum: 0, weight_decay: 0 }, [p]);
+  for (const [bad, said] of [
+    [{ type: 'rmsprop' }, /^optimizer: unknown type 'rmsprop'/], [{ lr: Infinity }, /^optimizer: lr is Infinity/],
+    [{ clip_norm: -1 }, /^optimizer: clip_norm is -1/], [{ clip_norm: NaN }, /^optimizer: clip_norm is NaN/],
+    [{ weightDecay: 0.1 }, /^optimizer: unknown setting 'weightDecay'; the settings are type, lr, momentum, nesterov/],
+  ] as const) {
+    assert.throws(() => new Optimizer({ type: 'adam', lr: 0.1, ...bad } as never, [p]), (e: Error) => e instanceof RangeError && said.test(e.message));
+  }
+  assert.throws(() => clipByGlobalNorm([p], -1), /maxNorm is -1/);
+});
+
+test('parameters are given once each, under names of their own; each gradient fits its parameter', () => {
+  const ctx = newContext();
+  const w = ctx.variable([1, 2, 3], { name: 'w' }), v = ctx.variable([[1, 2], [3, 4]], { name: 'v' });
+  assert.throws(() => new Optimizer({ type: 'adam', lr: 0.1 }, [w, w]), /parameter .* is given twice/);
+  assert.throws(() => new Optimizer({ type: 'adam', lr: 0.1 }, [w, ctx.variable([1], { name: 'w' })]), /two parameters are named 'w'/);
+  const opt = new Optimizer({ type: 'adam', lr: 0.1 }, [w, v]);
+  const ones = (shape: number[]) => ctx.constant(ctx.backend.full(shape, 1, 'float64'));
+  for (const [grads, said] of [
+    [[ones([2, 2]), ones([3])], /the gradient of .*w.* is .*\[2,2\]\); it must have the parameter's shape and dtype \(are the gradients in the parameters' order\?\)/],
+    [[ones([2]), ones([2, 2])], /the gradient of .*w/],
+    [[newContext().constant([1, 1, 1]), ones([2, 2])], /belongs to/],
+  ] as const) {
+    assert.throws(() => opt.step(grads as never), (e: Error) => said.test(e.message));
+  }
+  assert.throws(() => opt.step([[1, 1, 1], ones([2, 2])] as never), (e: Error) => e instanceof TypeError && /is an array, not a Variable/.test(e.message));
+  assert.equal(Array.from(w.data()), [1, 2, 3], 'nothing stepped');
 });
 
 test('a weight decay of 0 adds nothing, as in PyTorch: an infinite parameter stays infinite, on both backends', () => {

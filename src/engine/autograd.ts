@@ -6,7 +6,7 @@
  * Only the part of the graph that leads to the output is walked: a variable the output does
  * not depend on gets exactly zero.
  */
-import { AnomalyError, FrozenError, VersionError } from './errors.js';
+import { AnomalyError, ContextMismatchError, FrozenError, VersionError } from './errors.js';
 import { rules } from './primitives.js';
 import { formatShape, sameShape, type Tensor } from './tensor.js';
 import type { Operand, Value, Variable } from './variable.js';
@@ -59,8 +59,9 @@ export class Gradients<T extends Value | Variable> {
 
   /** The gradient as a Variable (a constant unless createGraph was set). */
   variable(v: Variable): Variable {
+    if (typeof v !== 'object' || v === null || !('ctx' in v)) throw new TypeError(`wrt: ${String(v)} is not a Variable; ask for the gradient of a Variable the output was computed from`);
     if (v.ctx !== this.root.ctx) {
-      throw new FrozenError(`wrt: ${v.describe()} belongs to ${v.ctx}, the output to ${this.root.ctx}`);
+      throw new ContextMismatchError(`wrt: ${v.describe()} belongs to ${v.ctx}, the output to ${this.root.ctx}`);
     }
     if (!v.requiresGrad) {
       throw new FrozenError(

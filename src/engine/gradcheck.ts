@@ -81,10 +81,24 @@ function toPoint(inputs: readonly Input[]): Point {
 }
 
 export function gradcheck(f: Fn, inputs: readonly Input[], options: GradcheckOptions = {}): GradcheckReport {
+  checkOptions(options, inputs.length);
   const point = toPoint(inputs);
   const wrt = point.values.map((_, i) => options.wrt?.[i] ?? true);
   if ((options.order ?? 1) === 2) return gradgradcheck(f, point, wrt, options);
   return check(f, point, wrt, options, 1);
+}
+
+/** Options that would make a check pass or fail for the wrong reason are refused. */
+function checkOptions(o: GradcheckOptions, inputs: number): void {
+  for (const key of ['eps', 'atol', 'rtol'] as const) {
+    const v = o[key];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && (key === 'eps' ? v > 0 : v >= 0))) {
+      throw new RangeError(`gradcheck: ${key} is ${JSON.stringify(v) ?? String(v)}; it must be a finite number ${key === 'eps' ? '> 0' : '>= 0'}`);
+    }
+  }
+  if (o.order !== undefined && o.order !== 1 && o.order !== 2) throw new RangeError(`gradcheck: order is ${JSON.stringify(o.order)}; it must be 1 or 2`);
+  if (o.wrt !== undefined && o.wrt.length !== inputs) throw new RangeError(`gradcheck: wrt has ${o.wrt.length} entries for ${inputs} inputs; give one per input`);
+  if (o.device !== undefined && o.device !== 'cpu' && o.device !== 'gpu') throw new RangeError(`gradcheck: device is ${JSON.stringify(o.device)}; it must be 'cpu' or 'gpu'`);
 }
 
 function evaluate(ctx: Context, f: Fn, point: Point, wrt: readonly boolean[]): { y: Variable; xs: Variable[] } {

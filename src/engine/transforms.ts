@@ -35,14 +35,25 @@ function bind(args: readonly Arg[], dtype: DType): { ctx: Context; vars: Variabl
   return { ctx, vars, nested: outer !== undefined };
 }
 
-function checkScalar(y: Variable, what: string): void {
+/** What `f` returned: one value, as a Variable (what a number or nothing would mean is unclear). */
+function checkScalar(y: unknown, what: string): asserts y is Variable {
+  if (!(y instanceof Variable)) {
+    throw new TypeError(`${what}: the function returned ${y === undefined ? 'nothing' : typeof y === 'object' ? String(y) : `${typeof y} ${String(y)}`}; it must return a Variable computed from its arguments`);
+  }
   if (y.size !== 1) throw new OpError(`${what}: the function must return a single value, it returned shape [${y.shape.join(',')}]; reduce it (sum, mean) or use vjp`);
+}
+
+function checkArgnum(argnum: number, count: number, what: string): void {
+  if (!Number.isInteger(argnum) || argnum < 0 || argnum >= count) {
+    throw new RangeError(`${what}: argnum is ${argnum}, but the function was called with ${count} argument${count === 1 ? '' : 's'}; it must be in [0, ${count - 1}]`);
+  }
 }
 
 /** The gradient of a function returning one value. */
 export function grad(f: Fn, options: TransformOptions = {}): GradFn {
   const argnum = options.argnum ?? 0;
   return ((...args: Arg[]) => {
+    checkArgnum(argnum, args.length, 'grad');
     const { vars, nested } = bind(args, options.dtype ?? 'float64');
     const y = f(...vars);
     checkScalar(y, 'grad');
@@ -55,6 +66,7 @@ export function grad(f: Fn, options: TransformOptions = {}): GradFn {
 export function valueAndGrad(f: Fn, options: TransformOptions = {}) {
   const argnum = options.argnum ?? 0;
   return (...args: (NestedArray | Tensor)[]): { value: Value; grad: Value } => {
+    checkArgnum(argnum, args.length, 'valueAndGrad');
     const { vars } = bind(args, options.dtype ?? 'float64');
     const y = f(...vars);
     checkScalar(y, 'valueAndGrad');

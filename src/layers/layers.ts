@@ -3,11 +3,12 @@
  * TypeScript loop that the autograd differentiates through. Each layer owns its parameters as
  * Variables named `layer.param`; the same classes serve model files and TypeScript code.
  */
-import type { Rng } from '../engine/random.js';
+import { Rng } from '../engine/random.js';
+import { ShapeError } from '../engine/tensor.js';
 import type { Context, Variable } from '../engine/variable.js';
 import { stack } from '../engine/functions.js';
 import type { Activation, DenseSpec, Initializer, LayerSpec, ModelArchSpec, RecurrentSpec } from '../loaders/spec.js';
-import { activate } from './activations.js';
+import { activate, activationFns } from './activations.js';
 import { initialize } from './initializers.js';
 
 export interface Layer {
@@ -17,6 +18,22 @@ export interface Layer {
   /** The output's shape per example (without the batch axis). */
   readonly outputShape: readonly number[];
   forward(x: Variable): Variable;
+}
+
+const INITIALIZERS: readonly Initializer[] = ['glorot', 'he', 'zeros'];
+
+/** A layer's options as TypeScript code may give them, checked as a model file's are. */
+function checkOptions(layer: string, options: DenseOptions | RecurrentOptions, rng: Rng): void {
+  const fail = (what: string) => new RangeError(`${layer}: ${what}`);
+  if (!Number.isSafeInteger(options.units) || options.units < 1) throw fail(`units is ${String(options.units)}; it must be a whole number >= 1`);
+  if (options.activation !== undefined && !(options.activation in activationFns)) {
+    throw fail(`unknown activation '${options.activation}'; the activations are ${Object.keys(activationFns).join(', ')}`);
+  }
+  if (options.init !== undefined && !INITIALIZERS.includes(options.init)) throw fail(`unknown init '${options.init}'; the initializers are ${INITIALIZERS.join(', ')}`);
+  if ('output' in options && options.output !== undefined && options.output !== 'last' && options.output !== 'all') {
+    throw fail(`output is '${String(options.output)}'; it must be 'last' or 'all'`);
+  }
+  if (!(rng instanceof Rng)) throw new TypeError(`${layer}: give an Rng to draw the initial weights from (new Rng(seed))`);
 }
 
 function param(ctx: Context, layer: string, name: string, shape: number[], kind: Initializer, fanIn: number, fanOut: number, rng: Rng): Variable {
@@ -39,6 +56,7 @@ export class Dense implements Layer {
   readonly activation: Activation;
 
   constructor(ctx: Context, readonly name: string, inputShape: readonly number[], options: DenseOptions, rng: Rng) {
+    checkOptions(name, options, rng);
     const inputs = inputShape[inputShape.length - 1]!;
     this.activation = options.activation ?? 'identity';
     this.params.set('W', param(ctx, name, 'W', [inputs, options.units], options.init ?? 'glorot', inputs, options.units, rng));
@@ -75,8 +93,9 @@ abstract class Recurrent implements Layer {
   protected readonly units: number;
   protected readonly output: 'last' | 'all';
 
-  constructor(ctx: Context, readonly name: string, inputShape: readonly number[], options: RecurrentOptions, gates: number, rng: Rng) {
+  constructor(ctx: Context, readonly name: string, private readonly inputShape: readonly number[], options: RecurrentOptions, gates: number, rng: Rng) {
     if (inputShape.length !== 2) throw new RangeError(`${name}: a recurrent layer needs input of shape [steps, features], got [${inputShape.join(',')}]`);
+    checkOptions(name, options, rng);
     const [steps, features] = inputShape as [number, number];
     this.units = options.units;
     this.output = options.output ?? 'last';
@@ -89,6 +108,9 @@ abstract class Recurrent implements Layer {
   }
 
   forward(x: Variable): Variable {
+    if (x.rank !== 3 || x.shape[1] !== this.inputShape[0] || x.shape[2] !== this.inputShape[1]) {
+      throw new ShapeError(`${this.name}: input ${x.describe()}; the layer reads [batch, ${this.inputShape.join(', ')}] (batch, steps, features)`);
+    }
     const [batch, steps, features] = x.shape as [number, number, number];
     const state = this.initialState(x.ctx, batch);
     const outputs: Variable[] = [];
@@ -184,7 +206,14 @@ export interface NamedParameter {
 
 /** Layers applied in order. */
 export class Sequential {
-  constructor(readonly layers: readonly Layer[], readonly inputShape: readonly number[]) {}
+  constructor(readonly layers: readonly Layer[], readonly inputShape: readonly number[]) {
+    const names = new Set<string>();
+    for (const layer of layers) {
+      // Parameters are named layer.param: checkpoints, weights files and optimizers find them so.
+      if (names.has(layer.name)) throw new RangeError(`Sequential: two layers are named '${layer.name}'; give each layer a name of its own`);
+      names.add(layer.name);
+    }
+  }
 
   forward(x: Variable): Variable {
     let y = x.reshape([x.shape[0]!, ...this.inputShape]);

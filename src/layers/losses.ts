@@ -2,16 +2,29 @@
  * Losses, each the mean over the batch, each numerically stable for any finite input, and the
  * accuracy of a model's output under each (computed on the host, outside the graph).
  */
+import { sameShape, ShapeError } from '../engine/tensor.js';
 import type { Variable } from '../engine/variable.js';
 import type { LossSpec } from '../loaders/spec.js';
 
+/**
+ * The output and its target must have one shape: broadcasting a [batch, 1] output against a
+ * [batch] target would compare every output with every target, a silently wrong loss.
+ */
+function checkTarget(loss: string, out: Variable, y: Variable): void {
+  if (!sameShape(out.shape, y.shape)) {
+    throw new ShapeError(`${loss}: the output ${out.describe()} and the target ${y.describe()} differ in shape; give the target the output's shape`);
+  }
+}
+
 /** mean(max(0, margin - y s)) with y in {-1, +1}. */
 export function hinge(scores: Variable, y: Variable, margin = 1): Variable {
+  checkTarget('hinge', scores, y);
   return y.mul(scores).rsub(margin).relu().mean();
 }
 
 /** mean((p - y)²). */
 export function mse(pred: Variable, y: Variable): Variable {
+  checkTarget('mse', pred, y);
   return pred.sub(y).square().mean();
 }
 
@@ -20,6 +33,7 @@ export function mse(pred: Variable, y: Variable): Variable {
  * = softplus(z) - y z, which never takes the log of 0.
  */
 export function binaryCrossEntropy(logits: Variable, y: Variable): Variable {
+  checkTarget('binaryCrossEntropy', logits, y);
   return logits.softplus().sub(y.mul(logits)).mean();
 }
 

@@ -4,10 +4,11 @@
  * no-grad mode, so they work on any backend. Frozen parameters are never given to an
  * optimizer: they get no update, no decay and no state.
  */
-import { weightDecayOf, type OptimizerUpdate } from '../engine/backend.js';
-import type { Tensor } from '../engine/tensor.js';
 import { Gradients } from '../engine/autograd.js';
-import type { Value, Variable } from '../engine/variable.js';
+import { weightDecayOf, type OptimizerUpdate } from '../engine/backend.js';
+import { ContextMismatchError } from '../engine/errors.js';
+import { sameShape, ShapeError, type Tensor } from '../engine/tensor.js';
+import { Variable, type Value } from '../engine/variable.js';
 import type { OptimizerSpec, ScheduleSpec } from '../loaders/spec.js';
 
 /** The learning rate at the start of epoch `epoch` (0-based). */
@@ -40,11 +41,26 @@ export class Optimizer {
   readonly settings: OptimizerSettings;
 
   constructor(settings: Partial<OptimizerSettings> & Pick<OptimizerSettings, 'type' | 'lr'>, readonly params: readonly Variable[]) {
+    for (const key of Object.keys(settings)) {
+      // A model file's optimizer section carries its schedule, which the training loop applies.
+      if (!(key in defaultOptimizer) && key !== 'type' && key !== 'lr' && key !== 'schedule') {
+        throw new RangeError(`optimizer: unknown setting '${key}'; the settings are type, lr, ${Object.keys(defaultOptimizer).join(', ')}`);
+      }
+    }
     this.settings = { ...defaultOptimizer, ...settings };
     checkSettings(this.settings);
     this.lr = settings.lr;
-    for (const p of params) {
+    const names = new Map<string, Variable>();
+    for (const [i, p] of params.entries()) {
       if (!p.requiresGrad) throw new RangeError(`optimizer: parameter ${p.describe()} is frozen; give an optimizer only trainable parameters`);
+      // State is kept by name (checkpoints store it so): two parameters of one name would share it.
+      const key = stateName(p, i), other = names.get(key);
+      if (other) {
+        throw new RangeError(other === p
+          ? `optimizer: parameter ${p.describe()} is given twice; give each parameter once`
+          : `optimizer: two parameters are named '${key}'; name them apart (layers of one model need names of their own)`);
+      }
+      names.set(key, p);
     }
   }
 
@@ -59,6 +75,7 @@ export class Optimizer {
     if (given.length !== this.params.length) {
       throw new RangeError(`optimizer: ${given.length} gradients for ${this.params.length} parameters; give one per parameter, in the same order`);
     }
+    given.forEach((g, i) => checkGradient(this.params[i]!, g));
     const run = (): void => ctx.noGrad(() => {
       const s = this.settings;
       const gs = s.clip_norm !== null ? clipByGlobalNorm(given, s.clip_norm) : given;
@@ -142,8 +159,24 @@ export class Optimizer {
   }
 }
 
+/** A gradient for `p`: a Variable of its context, dtype and shape. */
+function checkGradient(p: Variable, g: unknown): void {
+  if (!(g instanceof Variable)) throw new TypeError(`optimizer: the gradient of ${p.describe()} is ${describeValue(g)}, not a Variable`);
+  if (g.ctx !== p.ctx) throw new ContextMismatchError(`optimizer: the gradient of ${p.describe()} belongs to ${g.ctx}, the parameter to ${p.ctx}`);
+  if (g.dtype !== p.dtype || !sameShape(g.shape, p.shape)) {
+    throw new ShapeError(`optimizer: the gradient of ${p.describe()} is ${g.describe()}; it must have the parameter's shape and dtype (are the gradients in the parameters' order?)`);
+  }
+}
+
+const describeValue = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? `a ${v.constructor.name}` : `${typeof v} ${String(v)}`);
+
 /** The ranges PyTorch's optimizers accept (the fused updates rely on them: Adam's v >= 0). */
 function checkSettings(s: OptimizerSettings): void {
+  if (!['sgd', 'momentum', 'adam', 'adamw'].includes(s.type)) throw new RangeError(`optimizer: unknown type '${s.type}'; the types are sgd, momentum, adam, adamw`);
+  if (!Number.isFinite(s.lr)) throw new RangeError(`optimizer: lr is ${s.lr}; it must be a finite number >= 0`);
+  if (s.clip_norm !== null && !(s.clip_norm > 0 && Number.isFinite(s.clip_norm))) {
+    throw new RangeError(`optimizer: clip_norm is ${s.clip_norm}; it must be a finite number > 0, or null for no clipping`);
+  }
   const nonNegative = { ok: (v: number) => v >= 0, range: '>= 0' };
   const unit = { ok: (v: number) => v >= 0 && v < 1, range: 'in [0, 1)' };
   const ranges = [['lr', nonNegative], ['weight_decay', nonNegative], ['momentum', nonNegative], ['beta1', unit], ['beta2', unit], ['eps', nonNegative]] as const;
@@ -188,6 +221,7 @@ function composedUpdate(u: OptimizerUpdate, p: Variable, grad: Variable, state: 
 
 /** Scales all gradients by min(1, maxNorm / ‖g‖₂) with ‖g‖₂ over all of them together. */
 export function clipByGlobalNorm(grads: readonly Variable[], maxNorm: number): Variable[] {
+  if (!(maxNorm > 0 && Number.isFinite(maxNorm))) throw new RangeError(`clipByGlobalNorm: maxNorm is ${maxNorm}; it must be a finite number > 0`);
   let sq = 0;
   for (const g of grads) sq += g.square().sum().item();
   const norm = Math.sqrt(sq);
