@@ -1,7 +1,7 @@
 // n-th order derivatives: grad composes, createGraph gradients differentiate again.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { grad, newContext, type Fn, type Variable } from '../src/index.js';
+import { grad, newContext, type Fn, type Tensor, type Variable } from '../src/index.js';
 
 const sig = (x: number): number => 1 / (1 + Math.exp(-x));
 const th = Math.tanh;
@@ -38,6 +38,25 @@ for (const [name, f, derivatives, points] of cases) {
     });
   });
 }
+
+test('derivatives of x^n at 0 are exact to any order: a zero exponent has a zero gradient, not NaN', () => {
+  const factorial = (n: number): number => (n <= 1 ? 1 : n * factorial(n - 1));
+  for (let n = 0; n <= 4; n++) {
+    let d: Fn = (x) => x.pow(n);
+    for (let k = 1; k <= 5; k++) {
+      d = grad(d);
+      const got = (d as unknown as (x: number) => number)(0);
+      assert.is(got, k === n ? factorial(n) : 0, `d^${k}/dx^${k} x^${n} at 0`);
+    }
+  }
+  // Elsewhere the gradient is the rule's b a^(b-1) as before, to the bit, and a zero exponent
+  // on a broadcast operand zeroes only its own elements.
+  assert.is((grad((x) => x.pow(2.5)) as unknown as (x: number) => number)(2), 1 * 2.5 * Math.pow(2, 1.5));
+  const ctx = newContext();
+  const a = ctx.variable([[0, 2], [0, 3]]);
+  const g = a.pow([0, 2]).sum().grad().wrt(a) as Tensor;
+  assert.equal([...g.data()], [0, 4, 0, 6]);
+});
 
 test('grad with createGraph differentiates again (the variable API)', () => {
   const ctx = newContext();

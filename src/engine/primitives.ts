@@ -112,10 +112,15 @@ export const rules: Rules = uniform({
     needs[0] ? g.div(x[1]!) : null,
     needs[1] ? g.mul(y).div(x[1]!).neg() : null,
   ]),
-  // d(a^b) = b a^(b-1) da + a^b ln(a) db; ln(a) is taken as 0 where a = 0 (the limit for b > 0)
+  // d(a^b) = b a^(b-1) da + a^b ln(a) db; ln(a) is taken as 0 where a = 0 (the limit for b > 0).
+  // Where b = 0, a^(b-1) is taken as a^0 = 1: da is then 0 (a^0 is constant), not 0 · 0^-1 = NaN
+  // at a = 0, as in PyTorch and JAX, and so are its own derivatives (x^1's second at 0).
   pow: binary('pow', (g, x, y, _p, needs) => {
     const a = x[0]!, b = x[1]!;
-    return [needs[0] ? g.mul(b).mul(a.pow(b.sub(1))) : null, needs[1] ? g.mul(y).mul(a.eq(0).where(0, a.log())) : null];
+    return [
+      needs[0] ? g.mul(b).mul(a.pow(b.eq(0).where(0, b.sub(1)))) : null,
+      needs[1] ? g.mul(y).mul(a.eq(0).where(0, a.log())) : null,
+    ];
   }),
   // d(-x) = -dx
   neg: unary('neg', (g) => g.neg()),
