@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  AnomalyError, ContextMismatchError, FrozenError, Profiler, Tensor, VersionError,
-  Rng, add, cpu, fastCpu, linear, max, min, mul, newContext, sigmoid, softmaxCrossEntropy, sub, type Variable,
+  AnomalyError, ContextMismatchError, FrozenError, Profiler, ShapeError, Tensor, VersionError,
+  Rng, add, clip, cpu, fastCpu, linear, max, min, mul, newContext, sigmoid, softmaxCrossEntropy, stack, sub, type Variable,
 } from '../src/index.js';
 
 test('the design example: methods, numbers on either side, value and wrt', () => {
@@ -450,6 +450,173 @@ test('slice, pad and the in-place slice gradient agree with element-by-element i
     const acc = cpu.full(shape, 0.5, 'float64');
     cpu.addSliceInPlace(acc, cut, begin);
     assert.equal([...acc.data()], expected.map((v) => v + 0.5), `addSliceInPlace ${what}`);
+  }
+});
+
+/** Asserts that `f` throws an error of class `cls` whose message matches `message`. */
+function throwsError(f: () => unknown, cls: new (...args: never[]) => Error, message: RegExp, what = message.source): void {
+  assert.throws(f, (e: Error) => e instanceof cls && message.test(e.message), `${what}: expected ${cls.name} matching ${message}`);
+}
+
+test('shapes from a user are arrays of non-negative integers, or one integer for a 1-d shape', () => {
+  const ctx = newContext();
+  throwsError(() => ctx.variable([1, 2, 3, 4], { shape: [1.5, 8 / 3] }), ShapeError, /^variable: dimension 1\.5 at axis 0 of shape \[1\.5,2\.66+\d*\] is not a non-negative integer/);
+  throwsError(() => ctx.variable([1, 2, 3, 4], { shape: [-2, -2] }), ShapeError, /^variable: dimension -2 at axis 0 .* is not a non-negative integer/);
+  throwsError(() => ctx.constant([1, 2], [2, NaN]), ShapeError, /^constant: dimension NaN at axis 1/);
+  throwsError(() => ctx.zeros([2.5]), ShapeError, /^zeros: dimension 2\.5 at axis 0/);
+  throwsError(() => ctx.zeros([NaN]), ShapeError, /^zeros: dimension NaN at axis 0/);
+  throwsError(() => ctx.ones([-1]), ShapeError, /^ones: dimension -1 at axis 0/);
+  throwsError(() => ctx.zeros([2, '3' as never]), ShapeError, /^zeros: dimension "3" \(a string\) at axis 1/);
+  throwsError(() => ctx.zeros('3' as never), TypeError, /^zeros: a shape is an array of non-negative integers \(or one integer\), got "3" \(a string\)/);
+  throwsError(() => ctx.variable([1]).broadcastTo([2.5]), ShapeError, /^broadcastTo: dimension 2\.5 at axis 0/);
+  throwsError(() => ctx.variable([1, 2]).reshape([NaN]), ShapeError, /^reshape: cannot reshape 2 elements to \[NaN\]/);
+  throwsError(() => ctx.variable([1, 2]).reshape({} as never), TypeError, /^reshape: a shape is an array of integers \(or one integer\), got an object/);
+  // One integer is a 1-d shape, as in PyTorch.
+  assert.equal(ctx.zeros(3).shape, [3]);
+  assert.equal(ctx.ones(2).shape, [2]);
+  assert.equal(ctx.variable([1, 2, 3, 4], { shape: 4 }).shape, [4]);
+  const a = ctx.variable([[1, 2, 3], [4, 5, 6]]);
+  assert.equal(a.reshape(6).shape, [6]);
+  assert.equal(ctx.variable(1).broadcastTo(3).shape, [3]);
+  // Zero-length axes stay allowed.
+  assert.equal(ctx.zeros([2, 0]).size, 0);
+  throwsError(() => ctx.variable([1, 2, 3], { shape: [2, 2] }), ShapeError, /^variable: 3 values do not fill shape \[2,2\] \(4 elements\)/);
+});
+
+test('slice takes integer bounds; pad takes one non-negative integer per axis before and after', () => {
+  const ctx = newContext();
+  const x = ctx.variable([[1, 2, 3], [4, 5, 6]]);
+  throwsError(() => x.slice([0, 0.5], [1, 1.5]), ShapeError, /^slice: begin 0\.5 and size 1\.5 on axis 1 must be integers/);
+  throwsError(() => x.slice([0, NaN], [1, 1]), ShapeError, /^slice: begin NaN and size 1 on axis 1 must be integers/);
+  assert.equal(x.slice([0, 1], [2, -1]).tensor.toArray(), [[2, 3], [5, 6]]);
+  throwsError(() => x.pad([1], [1]), ShapeError, /^pad: before and after need 2 entries for shape \[2,3\]/);
+  throwsError(() => x.pad([1, 0], [0, 0, 1]), ShapeError, /^pad: before and after need 2 entries/);
+  throwsError(() => x.pad([0.5, 0], [0, 0]), ShapeError, /^pad: padding 0\.5 before and 0 after axis 0 must be non-negative integers/);
+  throwsError(() => x.pad([0, 0], [0, NaN]), ShapeError, /^pad: padding 0 before and NaN after axis 1 must be non-negative integers/);
+  // PyTorch's F.pad crops with negative padding; pad's gradient does not support it.
+  throwsError(() => x.pad([0, -1], [0, 0]), ShapeError, /^pad: padding -1 before and 0 after axis 1 .*negative padding, which crops in PyTorch, is not supported: use slice/);
+  assert.equal(x.pad([1, 0], [0, 1]).tensor.toArray(), [[0, 0, 0, 0], [1, 2, 3, 0], [4, 5, 6, 0]]);
+});
+
+test('stack takes variables of one shape and an axis in -(rank + 1) .. rank', () => {
+  const ctx = newContext();
+  const a = ctx.variable([[1, 2, 3], [4, 5, 6]]);
+  throwsError(() => stack([a, a.transpose()]), ShapeError, /^stack: shapes \[2,3\] and \[3,2\] differ; stack needs equal shapes/);
+  throwsError(() => stack([a, ctx.zeros([6])]), ShapeError, /^stack: shapes \[2,3\] and \[6\] differ/);
+  throwsError(() => stack([a, ctx.zeros([6]).tensor]), ShapeError, /^stack: shapes \[2,3\] and \[6\] differ/);
+  throwsError(() => stack([a, a], -4), ShapeError, /^stack: axis -4 is out of range for stacking rank-2 variables \(expected -3 to 2\)/);
+  throwsError(() => stack([a, a], 3), ShapeError, /^stack: axis 3 is out of range/);
+  throwsError(() => stack([a, a], 0.5), ShapeError, /^stack: axis 0\.5 is out of range/);
+  assert.equal(stack([a, a], -3).shape, [2, 2, 3]);
+  assert.equal(stack([a, a], 2).tensor.toArray(), [[[1, 1], [2, 2], [3, 3]], [[4, 4], [5, 5], [6, 6]]]);
+  assert.equal(stack([a, a], -1).shape, [2, 3, 2]);
+});
+
+test('gather and scatterAdd take integer indices in range, checked before any backend', () => {
+  for (const device of [cpu, fastCpu]) {
+    const ctx = newContext('float64', { device });
+    const a = ctx.variable([[1, 2], [3, 4]]);
+    throwsError(() => a.gather([1.7]), TypeError, /^gather: indices must be integers, got 1\.7 at position 0/);
+    throwsError(() => a.gather([0, NaN]), TypeError, /^gather: indices must be integers, got NaN at position 1/);
+    throwsError(() => a.gather(['1'] as never), TypeError, /^gather: indices must be integers, got "1" \(a string\)/);
+    throwsError(() => a.gather([2 ** 32 + 1]), ShapeError, /^gather: index 4294967297 \(position 0\) is out of range for axis 0 of length 2/);
+    throwsError(() => a.gather([-1]), ShapeError, /^gather: index -1 \(position 0\) is out of range/);
+    throwsError(() => a.gather(1 as never), TypeError, /^gather: indices are an array of integers, got 1/);
+    assert.equal(a.gather(Int32Array.of(1, 0), -1).tensor.toArray(), [[2, 1], [4, 3]]);
+    throwsError(() => a.scatterAdd([0, 1], 0, [3, 5]), ShapeError, /^scatterAdd: variable #\d+ \(f64\[2,2\]\) does not fit shape \[3,5\] with 2 indices on axis 0: it needs shape \[2,5\]/);
+    throwsError(() => a.scatterAdd([0, 1, 2], 0, [3, 2]), ShapeError, /^scatterAdd: .* it needs shape \[3,2\]/);
+    throwsError(() => a.scatterAdd([0, 5], 0, [3, 2]), ShapeError, /^scatterAdd: index 5 \(position 1\) is out of range for axis 0 of length 3/);
+    throwsError(() => a.scatterAdd([0, -1], 0, [3, 2]), ShapeError, /^scatterAdd: index -1 \(position 1\) is out of range/);
+    throwsError(() => a.scatterAdd([0, 0.5], 0, [3, 2]), TypeError, /^scatterAdd: indices must be integers, got 0\.5 at position 1/);
+    throwsError(() => a.scatterAdd([0, 1], 2, [3, 2]), ShapeError, /^scatterAdd: axis 2 is out of range for rank 2/);
+    throwsError(() => a.scatterAdd([0, 1], 0, [3.5, 2]), ShapeError, /^scatterAdd: dimension 3\.5 at axis 0/);
+    assert.equal(a.scatterAdd([2, 0], 0, [3, 2]).tensor.toArray(), [[3, 4], [0, 0], [1, 2]]);
+    assert.equal(a.scatterAdd([1, 1], -1, [2, 3]).tensor.toArray(), [[0, 3, 0], [0, 7, 0]]);
+  }
+});
+
+test('an operand is a number, nested arrays of numbers, a typed array, a Tensor or a Variable', () => {
+  const ctx = newContext();
+  const a = ctx.variable([1, 2, 3]);
+  const expected = 'expected a number, a nested array of numbers, a typed array, a Tensor or a Variable, got';
+  const bad: [string, () => unknown, string][] = [
+    ['add', () => a.add('abc' as never), '"abc" \\(a string\\)'],
+    ['add', () => a.add('3' as never), '"3" \\(a string\\)'],
+    ['add', () => a.add(undefined as never), 'undefined'],
+    ['mul', () => a.mul(null as never), 'null'],
+    ['sub', () => a.sub({} as never), 'an object'],
+    ['pow', () => a.pow(true as never), 'true \\(a boolean\\)'],
+    ['where', () => a.where(1, new Map() as never), 'a Map'],
+    ['matmul', () => a.matmul('x' as never), '"x" \\(a string\\)'],
+    ['add', () => add(a, 'abc' as never), '"abc" \\(a string\\)'],
+    ['variable', () => ctx.variable('abc' as never), '"abc" \\(a string\\)'],
+    ['variable', () => ctx.variable(undefined as never), 'undefined'],
+    ['constant', () => ctx.constant(1n as never), '1n \\(a bigint\\)'],
+    ['assign', () => a.assign('abc' as never), '"abc" \\(a string\\)'],
+  ];
+  for (const [op, f, got] of bad) throwsError(f, TypeError, new RegExp(`^${op}: ${expected} ${got}$`));
+  throwsError(() => a.add([1, '2', 3] as never), TypeError, /^add: a nested array holds numbers, got "2" \(a string\) at depth 1/);
+  throwsError(() => ctx.variable([[1], [undefined]] as never), TypeError, /^variable: a nested array holds numbers, got undefined at depth 2/);
+  throwsError(() => ctx.scalar('1' as never), TypeError, /^scalar: expected a number, got "1" \(a string\)/);
+  // The values unchanged, and every good kind still taken.
+  assert.equal([...a.data()], [1, 2, 3]);
+  assert.equal([...a.add(1).data()], [2, 3, 4]);
+  assert.equal([...a.add([1, 1, 1]).data()], [2, 3, 4]);
+  assert.equal([...a.add(Float32Array.of(1, 2, 3)).data()], [2, 4, 6]);
+  assert.equal([...a.add(ctx.constant([1, 1, 1]).tensor).data()], [2, 3, 4]);
+  assert.equal([...ctx.variable(a).data()], [1, 2, 3]);
+  assert.ok(Number.isNaN(a.add(NaN).data()[0]!), 'NaN is a number');
+});
+
+test('clip takes two ordered numbers', () => {
+  const ctx = newContext();
+  const x = ctx.variable([1, 2, 3, 4]);
+  throwsError(() => x.clip(undefined as never, 3), TypeError, /^clip: the bounds must be numbers, got undefined and 3/);
+  throwsError(() => x.clip(1, '3' as never), TypeError, /^clip: the bounds must be numbers, got 1 and "3" \(a string\)/);
+  throwsError(() => x.clip(NaN, 3), RangeError, /^clip: the bounds must be ordered numbers, lo <= hi \(not NaN\), got NaN and 3/);
+  throwsError(() => clip(x, 1, NaN), RangeError, /got 1 and NaN/);
+  throwsError(() => x.clip(3, 2), RangeError, /got 3 and 2/);
+  assert.equal([...x.clip(2, 3).data()], [2, 2, 3, 3]);
+  assert.equal([...x.clip(-Infinity, 2).data()], [1, 2, 2, 2]);
+  assert.equal([...x.clip(2, 2).data()], [2, 2, 2, 2]);
+  // An elementwise maximum or minimum needs its operand: only max() and min() reduce.
+  throwsError(() => x.maximum(undefined as never), TypeError, /^maximum: expected a number/);
+  throwsError(() => x.minimum(undefined as never), TypeError, /^minimum: expected a number/);
+});
+
+test("assign takes a value of the variable's shape, or its values flat", () => {
+  const ctx = newContext();
+  const v = ctx.variable([[1, 2, 3], [4, 5, 6]]);
+  throwsError(() => v.assign([[1, 2], [3, 4], [5, 6]]), ShapeError, /^assign: a value of shape \[3,2\] cannot replace variable #\d+ \(f64\[2,3\]\): give one of its shape, or its 6 values flat/);
+  throwsError(() => v.assign(ctx.constant([[1, 2], [3, 4], [5, 6]])), ShapeError, /^assign: a value of shape \[3,2\]/);
+  throwsError(() => v.assign(ctx.constant([1, 2, 3, 4, 5, 6]).tensor), ShapeError, /^assign: a value of shape \[6\]/);
+  throwsError(() => v.assign([1, 2, 3, 4, 5]), ShapeError, /^assign: 5 values do not fill shape \[2,3\] \(6 elements\)/);
+  throwsError(() => v.assign(7), ShapeError, /^assign: one number does not fill shape \[2,3\] \(6 elements\)/);
+  assert.is(v.version, 0, 'nothing replaced');
+  assert.equal(v.assign([[6, 5, 4], [3, 2, 1]]).tensor.toArray(), [[6, 5, 4], [3, 2, 1]]);
+  assert.equal(v.assign([1, 2, 3, 4, 5, 6]).tensor.toArray(), [[1, 2, 3], [4, 5, 6]]);
+  assert.equal(v.assign(Float32Array.of(0, 1, 2, 3, 4, 5)).tensor.toArray(), [[0, 1, 2], [3, 4, 5]]);
+  assert.equal(v.assign(ctx.constant([[1, 1, 1], [2, 2, 2]])).tensor.toArray(), [[1, 1, 1], [2, 2, 2]]);
+  assert.is(ctx.variable(1).assign(5).item(), 5);
+});
+
+test("a context's device is 'cpu', 'gpu' or a Backend", () => {
+  throwsError(() => newContext('float32', { device: 'tpu' as never }), RangeError, /^newContext: device must be 'cpu', 'gpu' or a Backend, got 'tpu'/);
+  throwsError(() => newContext('float32', { device: {} as never }), TypeError, /^newContext: device must be 'cpu', 'gpu' or a Backend, got an object/);
+  throwsError(() => newContext('float32', { device: 5 as never }), TypeError, /got 5/);
+  assert.is(newContext('float32', { device: 'cpu' }).backend, fastCpu);
+  assert.is(newContext('float32', { device: cpu }).backend, cpu);
+});
+
+test('a batched matmul over a zero-length inner axis gives zeros', () => {
+  for (const device of [cpu, fastCpu]) {
+    const ctx = newContext('float64', { device });
+    const zeros = (s: number[]): number[] => new Array<number>(s.reduce((p, q) => p * q, 1)).fill(0);
+    const y = ctx.ones([2, 3, 0]).matmul(ctx.ones([0, 4]));
+    assert.equal(y.shape, [2, 3, 4]);
+    assert.equal([...y.data()], zeros([2, 3, 4]));
+    assert.equal(ctx.ones([2, 3, 0]).matmul(ctx.ones([2, 0, 4])).shape, [2, 3, 4]);
+    assert.equal(ctx.ones([2, 0]).matmul(ctx.ones([0, 3])).shape, [2, 3]);
   }
 });
 

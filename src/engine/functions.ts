@@ -3,7 +3,7 @@
  * `max(x, 0)`. Each is the Variable method of the same name; `concat` and `stack` take lists.
  */
 import { OpError } from './errors.js';
-import { ShapeError, normalizeAxes, type Tensor } from './tensor.js';
+import { ShapeError, normalizeAxes, sameShape, type Tensor } from './tensor.js';
 import { Variable, apply, type Operand } from './variable.js';
 
 function pick(a: Operand, b: Operand, op: string): Variable {
@@ -15,7 +15,7 @@ function pick(a: Operand, b: Operand, op: string): Variable {
 type Bin = (a: Operand, b: Operand) => Variable;
 const lifted = (op: string, f: (a: Variable, b: Variable) => Variable): Bin => (a, b) => {
   const v = pick(a, b, op);
-  return f(v.lift(a), v.lift(b));
+  return f(v.lift(a, op), v.lift(b, op));
 };
 
 export const add: Bin = lifted('add', (a, b) => a.add(b));
@@ -58,7 +58,7 @@ export const softmaxCrossEntropy = (logits: Variable, target: Operand): Variable
 export const sum = (x: Variable, axes?: number | number[], keepdims = false): Variable => x.sum(axes, keepdims);
 export const mean = (x: Variable, axes?: number | number[], keepdims = false): Variable => x.mean(axes, keepdims);
 export const transpose = (x: Variable, perm?: number[]): Variable => x.transpose(perm);
-export const reshape = (x: Variable, shape: number[]): Variable => x.reshape(shape);
+export const reshape = (x: Variable, shape: number[] | number): Variable => x.reshape(shape);
 export const clip = (x: Variable, lo: number, hi: number): Variable => x.clip(lo, hi);
 export const where = (cond: Variable, a: Operand, b: Operand): Variable => cond.where(a, b);
 
@@ -66,7 +66,7 @@ export const where = (cond: Variable, a: Operand, b: Operand): Variable => cond.
 export function concat(xs: readonly (Variable | Tensor)[], axis = 0): Variable {
   const first = xs.find((x): x is Variable => x instanceof Variable);
   if (!first) throw new OpError('concat: at least one argument must be a Variable');
-  const vs = xs.map((x) => first.lift(x));
+  const vs = xs.map((x) => first.lift(x, 'concat'));
   const ax = normalizeAxes(axis, first.rank, 'concat')[0]!;
   for (const v of vs) {
     if (v.rank !== first.rank || v.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
@@ -77,11 +77,19 @@ export function concat(xs: readonly (Variable | Tensor)[], axis = 0): Variable {
   return apply('concat', vs, { axis: ax });
 }
 
-/** Joins variables of one shape along a new axis. */
+/** Joins variables of one shape along a new axis, at -(rank + 1) .. rank. */
 export function stack(xs: readonly (Variable | Tensor)[], axis = 0): Variable {
   const first = xs.find((x): x is Variable => x instanceof Variable);
   if (!first) throw new OpError('stack: at least one argument must be a Variable');
-  const ax = axis < 0 ? axis + first.rank + 1 : axis;
+  const vs = xs.map((x) => first.lift(x, 'stack'));
+  const rank = first.rank;
+  if (!Number.isInteger(axis) || axis < -(rank + 1) || axis > rank) {
+    throw new ShapeError(`stack: axis ${axis} is out of range for stacking rank-${rank} variables (expected ${-(rank + 1)} to ${rank})`);
+  }
+  for (const v of vs) {
+    if (!sameShape(v.shape, first.shape)) throw new ShapeError(`stack: shapes [${first.shape.join(',')}] and [${v.shape.join(',')}] differ; stack needs equal shapes`);
+  }
+  const ax = axis < 0 ? axis + rank + 1 : axis;
   const shape = [...first.shape.slice(0, ax), 1, ...first.shape.slice(ax)];
-  return concat(xs.map((x) => first.lift(x).reshape(shape)), ax);
+  return concat(vs.map((v) => v.reshape(shape)), ax);
 }

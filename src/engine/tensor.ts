@@ -95,6 +95,41 @@ export class ShapeError extends Error {
   override name = 'ShapeError';
 }
 
+/**
+ * A shape given by a user, checked: an array of non-negative safe integers, or one integer for
+ * a 1-d shape (as PyTorch's `zeros(3)`). With `infer`, one -1 may stand for an axis to infer.
+ */
+export function toShape(shape: unknown, op: string, infer = false): number[] {
+  if (typeof shape === 'number') shape = [shape];
+  if (!Array.isArray(shape)) throw new TypeError(`${op}: a shape is an array of non-negative integers (or one integer), got ${describeValue(shape)}`);
+  const out: number[] = [];
+  for (let i = 0; i < shape.length; i++) {
+    const d: unknown = shape[i];
+    if (typeof d !== 'number' || !(Number.isSafeInteger(d) && d >= 0) && !(infer && d === -1)) {
+      throw new ShapeError(`${op}: dimension ${describeValue(d)} at axis ${i} of shape [${shape.map(String).join(',')}] is not a non-negative integer${infer ? ' (or -1 to infer it)' : ''}`);
+    }
+    out.push(d);
+  }
+  return out;
+}
+
+/** A value as error messages quote it: `'abc' (a string)`, `undefined`, `an object`, `NaN`. */
+export function describeValue(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  switch (typeof v) {
+    case 'number': return String(v);
+    case 'string': return `${JSON.stringify(v)} (a string)`;
+    case 'boolean': return `${v} (a boolean)`;
+    case 'bigint': return `${v}n (a bigint)`;
+    case 'function': return 'a function';
+    case 'object': {
+      const name = (v as object).constructor?.name;
+      return Array.isArray(v) ? 'an array' : name && name !== 'Object' ? `a ${name}` : 'an object';
+    }
+    default: return `a ${typeof v}`;
+  }
+}
+
 /** NumPy broadcasting: align trailing axes; a 1 stretches to match. */
 export function broadcastShapes(a: Shape, b: Shape, op = 'broadcast'): number[] {
   const n = Math.max(a.length, b.length);
@@ -138,8 +173,8 @@ export function reducedShape(shape: Shape, axes: readonly number[], keepdims: bo
   return out;
 }
 
-/** Flattens nested arrays and infers their shape; ragged input is an error. */
-export function flattenNested(value: NestedArray): { shape: number[]; flat: number[] } {
+/** Flattens nested arrays of numbers and infers their shape; ragged input is an error. */
+export function flattenNested(value: NestedArray, op = 'tensor'): { shape: number[]; flat: number[] } {
   const shape: number[] = [];
   let probe: NestedArray = value;
   while (Array.isArray(probe)) {
@@ -149,12 +184,15 @@ export function flattenNested(value: NestedArray): { shape: number[]; flat: numb
   const flat: number[] = [];
   const walk = (v: NestedArray, axis: number): void => {
     if (axis === shape.length) {
-      if (typeof v !== 'number') throw new ShapeError(`tensor: ragged nested array (expected a number at depth ${axis})`);
+      if (typeof v !== 'number') {
+        if (Array.isArray(v)) throw new ShapeError(`${op}: ragged nested array (expected a number at depth ${axis})`);
+        throw new TypeError(`${op}: a nested array holds numbers, got ${describeValue(v)} at depth ${axis}`);
+      }
       flat.push(v);
       return;
     }
     if (!Array.isArray(v) || v.length !== shape[axis]) {
-      throw new ShapeError(`tensor: ragged nested array (expected ${shape[axis]} items at depth ${axis})`);
+      throw new ShapeError(`${op}: ragged nested array (expected ${shape[axis]} items at depth ${axis})`);
     }
     for (const item of v as readonly NestedArray[]) walk(item, axis + 1);
   };

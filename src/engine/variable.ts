@@ -10,14 +10,14 @@ import { GpuDtypeError, defaultWebGpuBackend } from './backends/webgpu/index.js'
 import { ContextMismatchError, OpError } from './errors.js';
 import { rules, type Comparison, type Op, type Params } from './primitives.js';
 import {
-  Tensor, ShapeError, broadcastShapes, flattenNested, formatShape, normalizeAxes, sameShape, sizeOf,
+  Tensor, ShapeError, broadcastShapes, describeValue, flattenNested, formatShape, normalizeAxes, sameShape, sizeOf, toShape,
   type DType, type NestedArray, type Shape, type TypedArray,
 } from './tensor.js';
 import { backward, Gradients, type GradOptions } from './autograd.js';
 import type { Profiler } from './profile.js';
 
-/** What an op accepts besides a Variable: a number, nested arrays or a Tensor, taken as a constant. */
-export type Operand = Variable | Tensor | NestedArray;
+/** What an op accepts besides a Variable: a number, nested arrays, a typed array or a Tensor, taken as a constant. */
+export type Operand = Variable | Tensor | NestedArray | TypedArray;
 /** What `value()` and `wrt()` give: a number for a 0-d variable, a Tensor otherwise. */
 export type Value = number | Tensor;
 
@@ -29,8 +29,8 @@ export interface VariableOptions {
   requiresGrad?: boolean;
   /** Shown in graphs and error messages. */
   name?: string;
-  /** The shape of a flat array of values. */
-  shape?: Shape;
+  /** The shape of a flat array of values (one integer for a 1-d shape). */
+  shape?: Shape | number;
 }
 
 export interface ContextOptions {
@@ -58,56 +58,65 @@ export class Context {
 
   constructor(readonly dtype: DType, options: ContextOptions = {}) {
     this.name = options.name;
-    const device = options.device ?? 'cpu';
-    if (typeof device === 'object') this.backend = device;
-    else if (device === 'cpu') this.backend = fastCpu;
-    else {
+    const device: unknown = options.device ?? 'cpu';
+    if (device === 'cpu') this.backend = fastCpu;
+    else if (device === 'gpu') {
       if (dtype === 'float64') throw new GpuDtypeError('newContext');
       this.backend = defaultWebGpuBackend();
-    }
+    } else if (isBackend(device)) this.backend = device;
+    else if (typeof device === 'string') throw new RangeError(`newContext: device must be 'cpu', 'gpu' or a Backend, got '${device}'`);
+    else throw new TypeError(`newContext: device must be 'cpu', 'gpu' or a Backend, got ${describeValue(device)}`);
   }
 
   /** A variable that requires gradients (unless `requiresGrad: false`). */
-  variable(value: NestedArray | Tensor | ArrayLike<number>, options: VariableOptions = {}): Variable {
-    const v = new Variable(this, this.tensor(value, options.shape), null, null, null, options.requiresGrad ?? true);
+  variable(value: NestedArray | Tensor | Variable | ArrayLike<number>, options: VariableOptions = {}): Variable {
+    const v = new Variable(this, this.tensor(value, options.shape, 'variable'), null, null, null, options.requiresGrad ?? true);
     v.name = options.name;
     return v;
   }
 
   /** A variable that never requires gradients: data, targets, masks. */
-  constant(value: NestedArray | Tensor | ArrayLike<number>, shape?: Shape): Variable {
-    return new Variable(this, this.tensor(value, shape), null, null, null, false);
+  constant(value: NestedArray | Tensor | Variable | ArrayLike<number>, shape?: Shape | number): Variable {
+    return new Variable(this, this.tensor(value, shape, 'constant'), null, null, null, false);
   }
 
-  /** A Tensor of this context's dtype and backend. */
-  tensor(value: NestedArray | Tensor | ArrayLike<number>, shape?: Shape): Tensor {
+  /**
+   * A Tensor of this context's dtype and backend, from a number, nested arrays of numbers, a
+   * typed array, a Tensor or a Variable; `shape` reshapes its values. `op` names the caller in errors.
+   */
+  tensor(value: NestedArray | Tensor | Variable | ArrayLike<number>, shape?: Shape | number, op = 'tensor'): Tensor {
+    const s = shape === undefined ? undefined : toShape(shape, op);
+    if (value instanceof Variable) value = value.tensor;
     if (value instanceof Tensor) {
-      if (value.backend === this.backend && value.dtype === this.dtype && (!shape || sizeOf(shape) === value.size)) {
-        return shape ? this.backend.reshape(value, shape) : value;
-      }
-      return this.backend.fromData(value.data(), shape ?? value.shape, this.dtype);
+      if (s && sizeOf(s) !== value.size) throw new ShapeError(`${op}: ${formatShape(value.shape, value.dtype)} has ${value.size} values, which do not fill shape [${s.join(',')}]`);
+      if (value.backend === this.backend && value.dtype === this.dtype) return s ? this.backend.reshape(value, s) : value;
+      return this.backend.fromData(value.data(), s ?? value.shape, this.dtype);
     }
     if (typeof value === 'number') {
-      return !shape || sizeOf(shape) === 1 ? this.backend.full(shape ?? [], value, this.dtype) : this.backend.fromData([value], shape, this.dtype);
+      if (s && sizeOf(s) !== 1) throw new ShapeError(`${op}: one number does not fill shape [${s.join(',')}] (${sizeOf(s)} elements)`);
+      return this.backend.full(s ?? [], value, this.dtype);
     }
-    if (!Array.isArray(value)) {
-      const flat = value as ArrayLike<number>;
-      return this.backend.fromData(flat, shape ?? [flat.length], this.dtype);
-    }
-    const { shape: inferred, flat } = flattenNested(value as NestedArray);
-    return this.backend.fromData(flat, shape ?? inferred, this.dtype);
+    let flat: ArrayLike<number>, inferred: number[];
+    if (Array.isArray(value)) ({ shape: inferred, flat } = flattenNested(value as NestedArray, op));
+    else if (isNumericArray(value)) inferred = [(flat = value).length];
+    else throw new TypeError(`${op}: expected a number, a nested array of numbers, a typed array, a Tensor or a Variable, got ${describeValue(value)}`);
+    if (s && sizeOf(s) !== flat.length) throw new ShapeError(`${op}: ${flat.length} values do not fill shape [${s.join(',')}] (${sizeOf(s)} elements)`);
+    return this.backend.fromData(flat, s ?? inferred, this.dtype);
   }
 
   scalar(x: number): Variable {
+    if (typeof x !== 'number') throw new TypeError(`scalar: expected a number, got ${describeValue(x)}`);
     return new Variable(this, this.backend.full([], x, this.dtype), null, null, null, false);
   }
 
-  zeros(shape: Shape, options: VariableOptions = {}): Variable {
-    return this.variable(this.backend.full(shape, 0, this.dtype), options);
+  /** Zeros of `shape` (an array of integers, or one integer for a 1-d shape). */
+  zeros(shape: Shape | number, options: VariableOptions = {}): Variable {
+    return this.variable(this.backend.full(toShape(shape, 'zeros'), 0, this.dtype), options);
   }
 
-  ones(shape: Shape, options: VariableOptions = {}): Variable {
-    return this.variable(this.backend.full(shape, 1, this.dtype), options);
+  /** Ones of `shape` (an array of integers, or one integer for a 1-d shape). */
+  ones(shape: Shape | number, options: VariableOptions = {}): Variable {
+    return this.variable(this.backend.full(toShape(shape, 'ones'), 1, this.dtype), options);
   }
 
   /** Runs `fn` recording nothing: every result is a constant. */
@@ -124,6 +133,18 @@ export class Context {
   toString(): string {
     return `context #${this.id}${this.name ? ` '${this.name}'` : ''} (${this.dtype}, ${this.backend.name})`;
   }
+}
+
+/** Whether `x` looks like a Backend (an object with the kernels a context needs first). */
+function isBackend(x: unknown): x is Backend {
+  if (typeof x !== 'object' || x === null) return false;
+  const b = x as Partial<Backend>;
+  return typeof b.fromData === 'function' && typeof b.full === 'function' && typeof b.read === 'function' && typeof b.binary === 'function';
+}
+
+/** A typed array of numbers (not of bigints, not a DataView). */
+function isNumericArray(x: unknown): x is ArrayLike<number> {
+  return ArrayBuffer.isView(x) && !(x instanceof DataView) && !(x instanceof BigInt64Array) && !(x instanceof BigUint64Array);
 }
 
 /** A new context: every variable of a computation lives in one. The default dtype is float64. */
@@ -192,10 +213,17 @@ export class Variable {
     return this._tensor.data();
   }
 
-  /** Replaces the value (same shape). Graphs recorded with the old value can no longer be differentiated. */
-  assign(value: NestedArray | Tensor | ArrayLike<number>): this {
-    const t = this.ctx.tensor(value, this.shape);
-    if (sizeOf(t.shape) !== this.size) throw new ShapeError(`assign: shape [${t.shape.join(',')}] does not match [${this.shape.join(',')}]`);
+  /**
+   * Replaces the value: a Tensor, Variable or nested array of this variable's shape, or its
+   * values flat and row-major (a plain or typed array, or a number for one element). Graphs
+   * recorded with the old value can no longer be differentiated.
+   */
+  assign(value: NestedArray | Tensor | Variable | ArrayLike<number>): this {
+    const shaped = value instanceof Tensor || value instanceof Variable || (Array.isArray(value) && Array.isArray(value[0]));
+    const t = this.ctx.tensor(value, shaped ? undefined : this.shape, 'assign');
+    if (!sameShape(t.shape, this.shape)) {
+      throw new ShapeError(`assign: a value of shape [${t.shape.join(',')}] cannot replace ${this.describe()}: give one of its shape, or its ${this.size} values flat`);
+    }
     this._tensor = t;
     this.version++;
     return this;
@@ -254,7 +282,7 @@ export class Variable {
       options = pull as GradOptions;
       pull = options.pull;
     }
-    const seed = pull === undefined ? null : this.lift(pull as Operand);
+    const seed = pull === undefined ? null : this.lift(pull as Operand, 'grad');
     return backward(this, seed, options.createGraph === true);
   }
 
@@ -266,8 +294,8 @@ export class Variable {
     return `Variable(${this.describe()} ${JSON.stringify(this._tensor.toArray())})`;
   }
 
-  /** An operand as a Variable of this context. */
-  lift(x: Operand): Variable {
+  /** An operand as a Variable of this context; `op` names the caller in errors. */
+  lift(x: Operand, op = 'lift'): Variable {
     if (x instanceof Variable) {
       if (x.ctx !== this.ctx) {
         throw new ContextMismatchError(`an op mixes variables of two contexts: ${this.describe()} of ${this.ctx} and ${x.describe()} of ${x.ctx}; create both in one context`);
@@ -275,19 +303,19 @@ export class Variable {
       return x;
     }
     if (typeof x === 'number') return this.ctx.scalar(x);
-    return this.ctx.constant(x);
+    return new Variable(this.ctx, this.ctx.tensor(x, undefined, op), null, null, null, false);
   }
 
   // ---------------------------------------------------------------- elementwise
-  add(other: Operand): Variable { return apply('add', [this, this.lift(other)], null); }
-  sub(other: Operand): Variable { return apply('sub', [this, this.lift(other)], null); }
+  add(other: Operand): Variable { return apply('add', [this, this.lift(other, 'add')], null); }
+  sub(other: Operand): Variable { return apply('sub', [this, this.lift(other, 'sub')], null); }
   /** other - this */
-  rsub(other: Operand): Variable { return apply('sub', [this.lift(other), this], null); }
-  mul(other: Operand): Variable { return apply('mul', [this, this.lift(other)], null); }
-  div(other: Operand): Variable { return apply('div', [this, this.lift(other)], null); }
+  rsub(other: Operand): Variable { return apply('sub', [this.lift(other, 'rsub'), this], null); }
+  mul(other: Operand): Variable { return apply('mul', [this, this.lift(other, 'mul')], null); }
+  div(other: Operand): Variable { return apply('div', [this, this.lift(other, 'div')], null); }
   /** other / this */
-  rdiv(other: Operand): Variable { return apply('div', [this.lift(other), this], null); }
-  pow(other: Operand): Variable { return apply('pow', [this, this.lift(other)], null); }
+  rdiv(other: Operand): Variable { return apply('div', [this.lift(other, 'rdiv'), this], null); }
+  pow(other: Operand): Variable { return apply('pow', [this, this.lift(other, 'pow')], null); }
   neg(): Variable { return apply('neg', [this], null); }
   abs(): Variable { return apply('abs', [this], null); }
   /** -1, 0 or 1: a constant (no gradient). */
@@ -323,23 +351,28 @@ export class Variable {
   /** Elementwise maximum with `other`; with no argument, the maximum of all elements. */
   max(other?: Operand): Variable {
     if (other === undefined) return this.amax();
-    const o = this.lift(other);
+    const o = this.lift(other, 'max');
     return this.ge(o).where(this, o);
   }
   /** Elementwise minimum with `other`; with no argument, the minimum of all elements. */
   min(other?: Operand): Variable {
     if (other === undefined) return this.amin();
-    const o = this.lift(other);
+    const o = this.lift(other, 'min');
     return this.le(o).where(this, o);
   }
   /** Elementwise maximum. */
-  maximum(other: Operand): Variable { return this.max(other); }
+  maximum(other: Operand): Variable { return this.max(this.lift(other, 'maximum')); }
   /** Elementwise minimum. */
-  minimum(other: Operand): Variable { return this.min(other); }
-  clip(lo: number, hi: number): Variable { return this.max(lo).min(hi); }
+  minimum(other: Operand): Variable { return this.min(this.lift(other, 'minimum')); }
+  /** Each element limited to [lo, hi]: two numbers, not NaN, lo <= hi. */
+  clip(lo: number, hi: number): Variable {
+    if (typeof lo !== 'number' || typeof hi !== 'number') throw new TypeError(`clip: the bounds must be numbers, got ${describeValue(lo)} and ${describeValue(hi)}`);
+    if (!(lo <= hi)) throw new RangeError(`clip: the bounds must be ordered numbers, lo <= hi (not NaN), got ${lo} and ${hi}`);
+    return this.max(lo).min(hi);
+  }
 
   private compare(cmp: Comparison, other: Operand): Variable {
-    return apply('compare', [this, this.lift(other)], { cmp });
+    return apply('compare', [this, this.lift(other, cmp)], { cmp });
   }
   gt(other: Operand): Variable { return this.compare('gt', other); }
   ge(other: Operand): Variable { return this.compare('ge', other); }
@@ -349,7 +382,7 @@ export class Variable {
   ne(other: Operand): Variable { return this.compare('ne', other); }
 
   /** This variable as a condition: `a` where it is non-zero, `b` elsewhere. */
-  where(a: Operand, b: Operand): Variable { return apply('where', [this, this.lift(a), this.lift(b)], null); }
+  where(a: Operand, b: Operand): Variable { return apply('where', [this, this.lift(a, 'where'), this.lift(b, 'where')], null); }
 
   // ---------------------------------------------------------------- reductions
   sum(axes?: number | readonly number[], keepdims = false): Variable {
@@ -380,7 +413,7 @@ export class Variable {
    * pass where the backend fuses it (the batch mean is left to the caller).
    */
   softmaxCrossEntropy(target: Operand): Variable {
-    const t = this.lift(target);
+    const t = this.lift(target, 'softmaxCrossEntropy');
     if (this.rank === 0 || !sameShape(this.shape, t.shape)) {
       throw new ShapeError(`softmaxCrossEntropy: logits ${this.describe()} and target ${t.describe()} need equal shapes of at least one axis (classes last)`);
     }
@@ -393,7 +426,7 @@ export class Variable {
    * A 1-d operand is a row (left) or a column (right) vector, as in NumPy.
    */
   matmul(other: Operand, transposeA = false, transposeB = false): Variable {
-    const o = this.lift(other);
+    const o = this.lift(other, 'matmul');
     if (this.rank === 1 || o.rank === 1) {
       const a = this.rank === 1 ? this.reshape([1, this.size]) : this;
       const b = o.rank === 1 ? o.reshape([o.size, 1]) : o;
@@ -404,7 +437,7 @@ export class Variable {
     // [..., m, k] @ [k, n] with a 2-d right operand: one product over the flattened rows.
     if (this.rank > 2 && o.rank === 2 && !transposeA) {
       const k = this.shape[this.rank - 1]!;
-      const flat = this.reshape([this.size / k, k]).matmul(o, false, transposeB);
+      const flat = this.reshape([sizeOf(this.shape, 0, this.rank - 1), k]).matmul(o, false, transposeB);
       return flat.reshape([...this.shape.slice(0, -1), flat.shape[1]!]);
     }
     if (o.rank > 2 && this.rank === 2) {
@@ -420,7 +453,7 @@ export class Variable {
    * x Wx + b + h Wh as `x.linear(Wx, b, [h, Wh])`.
    */
   linear(weight: Operand, bias: Operand, ...terms: (readonly [Operand, Operand])[]): Variable {
-    const w = this.lift(weight), b = this.lift(bias);
+    const w = this.lift(weight, 'linear'), b = this.lift(bias, 'linear');
     const k = this.shape[this.rank - 1];
     if (this.rank === 0 || w.rank !== 2 || b.rank !== 1 || w.shape[0] !== k || b.shape[0] !== w.shape[1]) {
       throw new ShapeError(`linear: input ${this.describe()}, weight ${w.describe()} and bias ${b.describe()} do not fit: they need shapes [..., in], [in, out] and [out]`);
@@ -429,7 +462,7 @@ export class Variable {
     const flat = (v: Variable): Variable => (v.rank === 2 ? v : v.reshape([rows, v.shape[v.rank - 1]!]));
     const inputs = [flat(this), w, b];
     for (const [term, termWeight] of terms) {
-      const h = this.lift(term), u = this.lift(termWeight);
+      const h = this.lift(term, 'linear'), u = this.lift(termWeight, 'linear');
       if (h.rank !== this.rank || !sameShape(h.shape.slice(0, -1), lead) || u.rank !== 2 || u.shape[0] !== h.shape[h.rank - 1] || u.shape[1] !== w.shape[1]) {
         throw new ShapeError(`linear: the term ${h.describe()} times ${u.describe()} does not fit input ${this.describe()} and weight ${w.describe()}: it needs shapes [${lead.join(',')}${lead.length ? ',' : ''}j] and [j, ${w.shape[1]}]`);
       }
@@ -445,41 +478,67 @@ export class Variable {
   }
   /** The transpose of a matrix. */
   get T(): Variable { return this.transpose(); }
-  /** New shape of the same size; one axis may be -1 (inferred). */
-  reshape(shape: readonly number[]): Variable {
+  /** New shape of the same size (one integer for a 1-d shape); one axis may be -1 (inferred). */
+  reshape(shape: readonly number[] | number): Variable {
     const s = inferShape(shape, this.size);
     if (sameShape(s, this.shape)) return this;
     return apply('reshape', [this], { shape: s });
   }
   flatten(): Variable { return this.reshape([this.size]); }
-  broadcastTo(shape: readonly number[]): Variable {
+  broadcastTo(target: readonly number[] | number): Variable {
+    const shape = toShape(target, 'broadcastTo');
     const s = broadcastShapes(this.shape, shape, 'broadcastTo');
     if (!sameShape(s, shape)) throw new ShapeError(`broadcastTo: [${this.shape.join(',')}] does not broadcast to [${shape.join(',')}]`);
     if (sameShape(s, this.shape)) return this;
-    return apply('broadcastTo', [this], { shape: [...shape] });
+    return apply('broadcastTo', [this], { shape });
   }
   /** x[begin[i] : begin[i] + size[i]] on each axis; a size of -1 runs to the end. */
   slice(begin: readonly number[], size: readonly number[]): Variable {
     if (begin.length !== this.rank || size.length !== this.rank) throw new ShapeError(`slice: begin and size need ${this.rank} entries for shape [${this.shape.join(',')}]`);
+    for (let i = 0; i < this.rank; i++) {
+      if (!Number.isInteger(begin[i]) || !Number.isInteger(size[i])) throw new ShapeError(`slice: begin ${describeValue(begin[i])} and size ${describeValue(size[i])} on axis ${i} must be integers`);
+    }
     const sz = size.map((s, i) => (s === -1 ? this.shape[i]! - begin[i]! : s));
     sz.forEach((s, i) => {
       if (begin[i]! < 0 || s < 0 || begin[i]! + s > this.shape[i]!) throw new ShapeError(`slice: [${begin[i]}, ${begin[i]! + s}) is out of range for axis ${i} of length ${this.shape[i]}`);
     });
     return apply('slice', [this], { begin: [...begin], size: sz });
   }
+  /**
+   * Zero padding: `before[i]` and `after[i]` zeros on axis i, non-negative integers (PyTorch's
+   * F.pad crops with negative ones; here pad's gradient does not support that: crop with slice).
+   */
   pad(before: readonly number[], after: readonly number[]): Variable {
+    if (before.length !== this.rank || after.length !== this.rank) {
+      throw new ShapeError(`pad: before and after need ${this.rank} entries for shape [${this.shape.join(',')}], got ${describeValue(before)} of ${before.length} and ${describeValue(after)} of ${after.length}`);
+    }
+    for (let i = 0; i < this.rank; i++) {
+      const b = before[i], a = after[i];
+      if (!Number.isSafeInteger(b) || !Number.isSafeInteger(a) || b! < 0 || a! < 0) {
+        throw new ShapeError(`pad: padding ${describeValue(b)} before and ${describeValue(a)} after axis ${i} must be non-negative integers (negative padding, which crops in PyTorch, is not supported: use slice)`);
+      }
+    }
     return apply('pad', [this], { before: [...before], after: [...after] });
   }
   /** Index select: the `indices` entries along `axis`. */
   gather(indices: ArrayLike<number>, axis = 0): Variable {
     const ax = normalizeAxes(axis, this.rank, 'gather')[0]!;
-    const idx = Int32Array.from(indices as ArrayLike<number>);
-    for (const i of idx) if (i < 0 || i >= this.shape[ax]!) throw new ShapeError(`gather: index ${i} is out of range for axis ${ax} of length ${this.shape[ax]}`);
-    return apply('gather', [this], { indices: idx, axis: ax });
+    return apply('gather', [this], { indices: checkIndices('gather', indices, ax, this.shape[ax]!), axis: ax });
   }
-  /** The adjoint of gather: zeros of `shape` with this variable's slices added at `indices`. */
-  scatterAdd(indices: ArrayLike<number>, axis: number, shape: readonly number[]): Variable {
-    return apply('scatterAdd', [this], { indices: Int32Array.from(indices as ArrayLike<number>), axis, shape: [...shape] });
+  /**
+   * The adjoint of gather: zeros of `shape` with this variable's slices added at `indices`
+   * along `axis` (this variable has `shape` but for `indices.length` on that axis).
+   */
+  scatterAdd(indices: ArrayLike<number>, axis: number, shape: readonly number[] | number): Variable {
+    const s = toShape(shape, 'scatterAdd');
+    const ax = normalizeAxes(axis, s.length, 'scatterAdd')[0]!;
+    const idx = checkIndices('scatterAdd', indices, ax, s[ax]!);
+    const expected = s.slice();
+    expected[ax] = idx.length;
+    if (!sameShape(this.shape, expected)) {
+      throw new ShapeError(`scatterAdd: ${this.describe()} does not fit shape [${s.join(',')}] with ${idx.length} indices on axis ${ax}: it needs shape [${expected.join(',')}]`);
+    }
+    return apply('scatterAdd', [this], { indices: idx, axis: ax, shape: s });
   }
 }
 
@@ -514,7 +573,25 @@ export function apply<P extends Op>(op: P, inputs: Variable[], params: Params[P]
   return new Variable(ctx, out, op, inputs, params, true, versions);
 }
 
-function inferShape(shape: readonly number[], size: number): number[] {
+/**
+ * Indices along an axis of length `len`, checked (integers in range) before any backend sees
+ * them, so that every backend agrees.
+ */
+function checkIndices(op: string, indices: ArrayLike<number>, axis: number, len: number): Int32Array {
+  if (!Array.isArray(indices) && !isNumericArray(indices)) throw new TypeError(`${op}: indices are an array of integers, got ${describeValue(indices)}`);
+  const idx = new Int32Array(indices.length);
+  for (let j = 0; j < indices.length; j++) {
+    const i: unknown = indices[j];
+    if (!Number.isInteger(i)) throw new TypeError(`${op}: indices must be integers, got ${describeValue(i)} at position ${j}`);
+    if ((i as number) < 0 || (i as number) >= len) throw new ShapeError(`${op}: index ${i} (position ${j}) is out of range for axis ${axis} of length ${len}`);
+    idx[j] = i as number;
+  }
+  return idx;
+}
+
+function inferShape(target: readonly number[] | number, size: number): number[] {
+  const shape = typeof target === 'number' ? [target] : target;
+  if (!Array.isArray(shape)) throw new TypeError(`reshape: a shape is an array of integers (or one integer), got ${describeValue(target)}`);
   const s: number[] = [];
   let unknown = -1, known = 1, valid = true;
   for (let i = 0; i < shape.length; i++) {
@@ -528,7 +605,7 @@ function inferShape(shape: readonly number[], size: number): number[] {
   }
   if (unknown >= 0) s[unknown] = known === 0 ? 0 : size / known;
   if (!valid || sizeOf(s) !== size || (unknown >= 0 && !Number.isInteger(s[unknown]))) {
-    throw new ShapeError(`reshape: cannot reshape ${size} elements to [${shape.join(',')}]`);
+    throw new ShapeError(`reshape: cannot reshape ${size} elements to [${shape.join(',')}] (dimensions are non-negative integers, one may be -1)`);
   }
   return s;
 }
