@@ -11,7 +11,7 @@ const throwsLike = (f: () => unknown, type: new (...a: never[]) => Error, messag
   assert.throws(f, (e: Error) => e instanceof type && message.test(e.message));
 
 test('grad: a function that returns no Variable, and an argnum out of range', () => {
-  throwsLike(() => grad((() => 3) as never)(1), TypeError, /^grad: the function returned number 3; it must return a Variable/);
+  throwsLike(() => grad((() => 3) as never)(1), TypeError, /^grad: the function returned 3; it must return a Variable/);
   throwsLike(() => grad((() => undefined) as never)(1), TypeError, /^grad: the function returned nothing/);
   throwsLike(() => grad((x: Variable) => x.square(), { argnum: 3 })(1), RangeError, /^grad: argnum is 3, but the function was called with 1 argument; it must be in \[0, 0\]/);
   throwsLike(() => valueAndGrad((x: Variable) => x.square(), { argnum: -1 })(1), RangeError, /^valueAndGrad: argnum is -1/);

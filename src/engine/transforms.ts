@@ -5,7 +5,7 @@
  * (as an enclosing transform does) it returns a differentiable Variable.
  */
 import { OpError } from './errors.js';
-import { Tensor, type DType, type NestedArray } from './tensor.js';
+import { describeValue, Tensor, type DType, type NestedArray } from './tensor.js';
 import { Variable, newContext, type Context, type Value } from './variable.js';
 
 export type Fn = (...xs: Variable[]) => Variable;
@@ -38,7 +38,7 @@ function bind(args: readonly Arg[], dtype: DType): { ctx: Context; vars: Variabl
 /** What `f` returned: one value, as a Variable (what a number or nothing would mean is unclear). */
 function checkScalar(y: unknown, what: string): asserts y is Variable {
   if (!(y instanceof Variable)) {
-    throw new TypeError(`${what}: the function returned ${y === undefined ? 'nothing' : typeof y === 'object' ? String(y) : `${typeof y} ${String(y)}`}; it must return a Variable computed from its arguments`);
+    throw new TypeError(`${what}: the function returned ${y === undefined ? 'nothing' : describeValue(y)}; it must return a Variable computed from its arguments`);
   }
   if (y.size !== 1) throw new OpError(`${what}: the function must return a single value, it returned shape [${y.shape.join(',')}]; reduce it (sum, mean) or use vjp`);
 }

@@ -7,7 +7,7 @@
 import { Gradients } from '../engine/autograd.js';
 import { weightDecayOf, type OptimizerUpdate } from '../engine/backend.js';
 import { ContextMismatchError } from '../engine/errors.js';
-import { sameShape, ShapeError, type Tensor } from '../engine/tensor.js';
+import { describeValue, sameShape, ShapeError, type Tensor } from '../engine/tensor.js';
 import { Variable, type Value } from '../engine/variable.js';
 import type { OptimizerSpec, ScheduleSpec } from '../loaders/spec.js';
 
@@ -167,8 +167,6 @@ function checkGradient(p: Variable, g: unknown): void {
     throw new ShapeError(`optimizer: the gradient of ${p.describe()} is ${g.describe()}; it must have the parameter's shape and dtype (are the gradients in the parameters' order?)`);
   }
 }
-
-const describeValue = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? `a ${v.constructor.name}` : `${typeof v} ${String(v)}`);
 
 /** The ranges PyTorch's optimizers accept (the fused updates rely on them: Adam's v >= 0). */
 function checkSettings(s: OptimizerSettings): void {
