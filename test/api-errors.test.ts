@@ -64,4 +64,11 @@ test('losses: an output and a target of different shapes are refused, not broadc
   assert.is(losses.mse(out, ctx.constant([[1], [2]])).item(), 0);
 });
 
+test('a reduction over an axis given twice is refused, as in NumPy and PyTorch', () => {
+  const x = newContext().variable([[1, 2], [3, 4]]);
+  throwsLike(() => x.sum([0, 0]), ShapeError, /^sum: axis 0 is given twice \(axes \[0,0\] of rank 2\); give each axis once$/);
+  throwsLike(() => x.mean([1, -1]), ShapeError, /^mean: axis -1 is given twice/);
+  assert.equal(Array.from(x.sum([1, 0]).data()), [10]);
+});
+
 test.run();

@@ -145,7 +145,7 @@ export function broadcastShapes(a: Shape, b: Shape, op = 'broadcast'): number[] 
   return out;
 }
 
-/** Normalises axes (negative counts from the end); undefined means every axis. */
+/** Normalises axes (negative counts from the end; each once, as NumPy and PyTorch require); undefined means every axis. */
 export function normalizeAxes(axes: number | readonly number[] | undefined, rank: number, op = 'reduce'): number[] {
   const out: number[] = [];
   if (axes === undefined) {
@@ -157,7 +157,8 @@ export function normalizeAxes(axes: number | readonly number[] | undefined, rank
     const a = list[i]!;
     const r = a < 0 ? a + rank : a;
     if (!Number.isInteger(r) || r < 0 || r >= rank) throw new ShapeError(`${op}: axis ${a} is out of range for rank ${rank}`);
-    if (!out.includes(r)) out.push(r);
+    if (out.includes(r)) throw new ShapeError(`${op}: axis ${a} is given twice (axes [${list.join(',')}] of rank ${rank}); give each axis once`);
+    out.push(r);
   }
   return out.sort((x, y) => x - y);
 }
