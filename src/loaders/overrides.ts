@@ -9,6 +9,7 @@
  */
 import { parse as parseYaml } from 'yaml';
 import { InputError, InputErrors } from '../errors.js';
+import { isObject } from './json.js';
 import {
   allowedRecordKeys,
   didYouMean,
@@ -211,5 +212,5 @@ function setAt(root: Record<string, unknown>, path: readonly PathSegment[], valu
 }
 
 function asRecord(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  return isObject(v) ? v : undefined;
 }

@@ -14,6 +14,7 @@
  */
 import { InputError } from '../errors.js';
 import type { DType } from '../engine/tensor.js';
+import { isCount, isObject } from './json.js';
 
 export interface NamedTensor {
   dtype: DType;
@@ -167,10 +168,3 @@ function readValues(bytes: Uint8Array, begin: number, end: number, dtype: DType)
   return Float64Array.from({ length: count }, (_, i) => view.getFloat64(8 * i, true));
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isCount(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}

@@ -18,6 +18,7 @@ import type { NamedParameter, Sequential } from '../layers/layers.js';
 import type { Optimizer } from '../layers/optimizers.js';
 import { writeFileAtomic } from '../loaders/atomic.js';
 import type { LoadedData, Normalizer } from '../loaders/dataset.js';
+import { isCount, isObject } from '../loaders/json.js';
 import { renderModel } from '../loaders/modelfile.js';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from '../loaders/safetensors.js';
 import type { ModelSpec } from '../loaders/spec.js';
@@ -252,11 +253,10 @@ const DATA_INFO_FIELDS: Record<string, Kind> = {
   baseDir: 'string', normalizer: 'normalizer', classes: 'string[]?', featureNames: 'string[]', featureShape: 'number[]', targetWidth: 'integer',
 };
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isArrayOf = (v: unknown, type: string): boolean => Array.isArray(v) && v.every((x) => (type === 'object' ? isObject(x) : typeof x === type));
 const fits: Record<Kind, (v: unknown) => boolean> = {
   string: (v) => typeof v === 'string',
-  integer: (v) => Number.isSafeInteger(v) && (v as number) >= 0,
+  integer: isCount,
   'number?': (v) => v === null || typeof v === 'number',
   'string[]': (v) => isArrayOf(v, 'string'),
   'string[]?': (v) => v === null || isArrayOf(v, 'string'),

@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'nod
 import { join, relative, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { writeFileAtomic } from '../loaders/atomic.js';
+import { isObject } from '../loaders/json.js';
 import type { GateSpec, SweepSpec } from '../loaders/spec.js';
 import { version } from '../version.js';
 import { describeOverrides, type Shard, type SweepValue } from './sweep-plan.js';
@@ -288,7 +289,6 @@ function typeName(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** What is wrong with a results line, or null: every field rmad sweep writes, with its type. */
 function recordProblem(r: unknown): string | null {
