@@ -97,16 +97,17 @@ export class ShapeError extends Error {
 
 /**
  * A shape given by a user, checked: an array of non-negative safe integers, or one integer for
- * a 1-d shape (as PyTorch's `zeros(3)`). With `infer`, one -1 may stand for an axis to infer.
+ * a 1-d shape (as PyTorch's `zeros(3)`). reshape, whose -1 stands for an axis to infer, checks
+ * its own.
  */
-export function toShape(shape: unknown, op: string, infer = false): number[] {
+export function toShape(shape: unknown, op: string): number[] {
   if (typeof shape === 'number') shape = [shape];
   if (!Array.isArray(shape)) throw new TypeError(`${op}: a shape is an array of non-negative integers (or one integer), got ${describeValue(shape)}`);
   const out: number[] = [];
   for (let i = 0; i < shape.length; i++) {
     const d: unknown = shape[i];
-    if (typeof d !== 'number' || !(Number.isSafeInteger(d) && d >= 0) && !(infer && d === -1)) {
-      throw new ShapeError(`${op}: dimension ${describeValue(d)} at axis ${i} of shape [${shape.map(String).join(',')}] is not a non-negative integer${infer ? ' (or -1 to infer it)' : ''}`);
+    if (typeof d !== 'number' || !(Number.isSafeInteger(d) && d >= 0)) {
+      throw new ShapeError(`${op}: dimension ${describeValue(d)} at axis ${i} of shape [${shape.map(String).join(',')}] is not a non-negative integer`);
     }
     out.push(d);
   }
