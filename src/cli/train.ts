@@ -1,6 +1,5 @@
 /** `rmad train FILE`: trains a model file into a run folder. */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import type { Argv, CommandModule } from 'yargs';
 import { InputError } from '../errors.js';
@@ -41,17 +40,17 @@ export function overrides(args: { set?: string[]; seed?: number }): string[] {
   return list;
 }
 
-/** The spec and its folder, from a model file or from a run folder being resumed. */
-export function specFor(args: { file?: string; set?: string[]; seed?: number; resume?: string }): { spec: ModelSpec; baseDir: string } {
+/** The spec, its folder and its file: a model file, or a resumed run folder's config. */
+export function specFor(args: { file?: string; set?: string[]; seed?: number; resume?: string }): { spec: ModelSpec; baseDir: string; file: string } {
   if (args.resume) {
     if (args.file) throw new InputError(`give a model file or --resume, not both: a resumed run trains the config in its folder (change its settings with --set)`, args.file);
     const config = runConfigFile(args.resume);
     const info = readDataInfo(args.resume);
-    return { spec: parseModelText(readFileSync(config, 'utf8'), config, overrides(args)), baseDir: info.baseDir };
+    return { spec: parseModelText(readFileSync(config, 'utf8'), config, overrides(args)), baseDir: info.baseDir, file: config };
   }
   if (!args.file) throw new InputError('name a model file (rmad train models/mlp.yaml) or a run to --resume', 'rmad train');
   const loaded = loadModelFile(args.file, overrides(args));
-  return { spec: loaded.spec, baseDir: loaded.baseDir };
+  return { spec: loaded.spec, baseDir: loaded.baseDir, file: args.file };
 }
 
 /** Renders training events for people: a bar on a terminal, a few plain lines otherwise. */
@@ -147,7 +146,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     for (const flag of ['out', 'runs', 'resume'] as const) {
       if (args[flag] === '') throw new InputError('is empty; give a folder', `--${flag}`);
     }
-    const { spec, baseDir } = specFor(args);
+    const { spec, baseDir, file } = specFor(args);
     const human = new HumanProgress(Boolean(process.stderr.isTTY) && !args.json);
     let stop = false;
     const onSigint = () => {
@@ -158,7 +157,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const started = performance.now();
     try {
       const result = await train({
-        spec, baseDir, file: args.file ?? join(args.resume!, 'config.resolved.yaml'), runDir: args.resume ?? args.out, runsRoot: args.runs, resume: Boolean(args.resume),
+        spec, baseDir, file, runDir: args.resume ?? args.out, runsRoot: args.runs, resume: Boolean(args.resume),
         dtype: args.dtype, device: args.device, profile: args.profile, compile: args.compile,
         shouldStop: () => stop,
         onEvent: args.json
